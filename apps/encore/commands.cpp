@@ -1,0 +1,26 @@
+#include "commands.hpp"
+
+#include "encore/util/error.hpp"
+
+namespace encore::cli {
+
+namespace {
+std::vector<Command>& registry() {
+    static std::vector<Command> commands;
+    return commands;
+}
+}  // namespace
+
+// The subcommands, in the order `encore --help` lists them. Each add_X lives in X.cpp.
+void register_all(CLI::App& app) {
+    (void)app;
+}
+
+int run_selected(CLI::App& app) {
+    for (auto& c : registry())
+        if (c.app->parsed()) return c.run();
+    (void)app;
+    throw Error("no command given (see encore --help)");
+}
+
+}  // namespace encore::cli

@@ -1,0 +1,19 @@
+#pragma once
+// Subcommand registry: each apps/encore/<command>.cpp defines add_<command>(), which declares its
+// options on a CLI11 subcommand and returns the function that runs it.
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace encore::cli {
+
+struct Command {
+    CLI::App* app;
+    std::function<int()> run;
+};
+
+void register_all(CLI::App& app);
+int run_selected(CLI::App& app);
+
+}  // namespace encore::cli

@@ -1,0 +1,37 @@
+#include "encore/data/matrix.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace encore {
+
+Matrix::Matrix(std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols), stride_(padded(cols)) {
+    std::size_t bytes = static_cast<std::size_t>(rows_ * stride_) * sizeof(float);
+    if (bytes == 0) return;
+    bytes = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    data_ = static_cast<float*>(p);
+    owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+Matrix Matrix::view(float* data, std::int64_t rows, std::int64_t cols, std::int64_t stride,
+                    std::shared_ptr<const void> keepalive) {
+    Matrix m;
+    m.data_ = data;
+    m.rows_ = rows;
+    m.cols_ = cols;
+    m.stride_ = stride;
+    m.owner_ = std::move(keepalive);
+    return m;
+}
+
+Matrix Matrix::clone() const {
+    Matrix m(rows_, cols_);
+    if (rows_ > 0) std::memcpy(m.data_, data_, static_cast<std::size_t>(rows_ * stride_) * sizeof(float));
+    return m;
+}
+
+}  // namespace encore

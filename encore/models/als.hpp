@@ -1,0 +1,59 @@
+#pragma once
+// Implicit-feedback ALS (Hu, Koren, Volinsky 2008). For user u with confidences c_ui (c = 1, p = 0 for
+// cells not played; p = 1 where c > 0, p = 0 and confidence |c| where c < 0):
+//   x_u = (Y^T Y + lambda I + sum_i (|c_ui| - 1) y_i y_i^T)^-1  sum_{c_ui > 0} c_ui y_i
+// solved exactly (Cholesky) or approximately by a few conjugate-gradient steps warm-started from the
+// previous x_u (Takacs, Pilaszy, Tikk 2011). Items are solved the same way from the users.
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "encore/data/csr.hpp"
+#include "encore/data/matrix.hpp"
+
+namespace encore {
+
+enum class AlsSolver { cholesky, cg };
+AlsSolver parse_als_solver(std::string_view name);  // throws OptionError
+std::string_view als_solver_name(AlsSolver s);
+
+struct AlsOptions {
+    int factors = 64;
+    float regularization = 0.01f;
+    int iterations = 15;
+    AlsSolver solver = AlsSolver::cg;
+    int cg_steps = 3;
+    std::uint64_t seed = 0;
+    int threads = 0;            // 0 = all cores
+    bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)
+    bool quiet = true;          // progress on stderr
+};
+
+struct AlsReport {
+    std::vector<double> loss;  // per iteration, when compute_loss
+    double seconds = 0;
+};
+
+// Trains from scratch: factors are initialised from the seed (uniform [0, 0.01), per row from its own
+// stream, so the result does not depend on the thread count); with the same seed and threads the
+// result is bit-identical. cui_by_item must be the transpose of cui_by_user.
+void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions& options,
+               Matrix& user_factors, Matrix& item_factors, AlsReport* report = nullptr);
+
+// One half-step: recompute every row of X (rows of cui) from the fixed Y. Exposed for tests.
+void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options);
+
+// YtY + regularization * I (factors x factors, row-major dense, stride = factors).
+std::vector<float> als_gram(const Matrix& Y, float regularization, int threads = 0);
+
+// The objective sum_{u,i} c_ui (p_ui - x_u.y_i)^2 + lambda (|X|^2 + |Y|^2), divided by
+// sum_{u,i} c_ui (= n_users * n_items + sum (|c| - 1)) as implicit reports it.
+double als_loss(const Csr& cui_by_user, const Matrix& X, const Matrix& Y, float regularization, int threads = 0);
+
+// Solves one user's normal equations exactly for confidences (items, conf) -> x (length factors).
+// gram = als_gram(Y, lambda). Used for fold-in and explanations.
+void als_solve_row(const std::vector<float>& gram, const Matrix& Y, std::span<const std::int32_t> items,
+                   std::span<const float> conf, float* x);
+
+}  // namespace encore

@@ -1,0 +1,77 @@
+#pragma once
+// The queries a model answers, all through top_k_rows: related items (cosine), recommendations for a
+// user (dot product, played items filtered), for a new user folded in from a list of items, similar
+// users, and explanations ("because you played X"), plus batch versions for every item / user.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "encore/models/model.hpp"
+#include "encore/retrieval/topk.hpp"
+
+namespace encore {
+
+class Progress;
+
+// A set of allowed items for every query path: --only FILE keeps listed items, --exclude FILE drops
+// them. Files list one item per line, by key or by display name (blank lines and #comments ignored).
+struct ItemFilter {
+    std::vector<std::uint8_t> allowed;  // per item; empty = everything allowed
+    static ItemFilter from_files(const Model& model, const std::string& only_file, const std::string& exclude_file);
+    std::span<const std::uint8_t> span() const { return allowed; }
+};
+
+// Resolves an item given by key or display name: exact key, exact name, then case-insensitive name.
+// Unknown -> encore::Error "unknown item 'X'; did you mean: A, B, C?".
+std::int32_t resolve_item(const Model& model, std::string_view key_or_name);
+std::int32_t resolve_user(const Model& model, std::string_view user_id);
+
+struct Contribution {
+    std::int32_t item;
+    float score;  // this played item's share of the recommendation score
+};
+
+struct Recommendation {
+    std::int32_t id;
+    float score;
+    std::vector<Contribution> because;  // filled when explanations are asked for
+};
+
+struct QueryOptions {
+    int n = 10;
+    bool filter_played = true;  // recommend: drop items the user already played
+    int explain = 0;            // > 0: that many contributing played items per result
+    int threads = 0;
+    Progress* progress = nullptr;
+};
+
+// Items most similar to item (cosine of item factors), the item itself excluded.
+std::vector<Recommendation> related_items(const Model& model, std::int32_t item, const ItemFilter& filter,
+                                          const QueryOptions& options);
+// For every item.
+std::vector<std::vector<Recommendation>> related_all(const Model& model, const ItemFilter& filter,
+                                                     const QueryOptions& options);
+
+// Dot-product recommendations for a known user.
+std::vector<Recommendation> recommend_user(const Model& model, std::int32_t user, const ItemFilter& filter,
+                                           const QueryOptions& options);
+std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const ItemFilter& filter,
+                                                       const QueryOptions& options);
+
+// A new user from played items (values = plays; empty values = 1 each): weighted with the model's
+// weighting, solved exactly against the item factors (no retraining), then recommended for.
+std::vector<Recommendation> recommend_new_user(const Model& model, std::span<const std::int32_t> items,
+                                               std::span<const float> values, const ItemFilter& filter,
+                                               const QueryOptions& options);
+
+// Users most similar to user (cosine of user factors), the user excluded.
+std::vector<Recommendation> similar_users(const Model& model, std::int32_t user, const QueryOptions& options);
+
+// implicit-style explanation: with W_u = (YtY + lambda I + sum (c-1) y y^T)^-1, the score of item i
+// splits into sum over played j of c_uj * y_i^T W_u y_j. Returns the top n contributions (largest
+// first) and, in total_score, their full sum (equals x_u . y_i when x_u is the exact solution).
+std::vector<Contribution> explain(const Model& model, std::span<const std::int32_t> played,
+                                  std::span<const float> conf, std::int32_t item, int n, float* total_score = nullptr);
+
+}  // namespace encore

@@ -1,0 +1,49 @@
+#pragma once
+// Exact top-k: the one scoring + selection path every query goes through. Queries and targets are
+// factor matrices; scores = Q T^T computed in cache-sized blocks (GEMM), and each query keeps its k best
+// with a partial selection that skips any score below its current k-th (so most candidates cost one
+// compare). Filters are applied during selection, so every query returns exactly
+// min(k, number of allowed targets) results — never padding.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "encore/data/matrix.hpp"
+
+namespace encore {
+
+class Progress;
+
+struct ScoredItem {
+    std::int32_t id;
+    float score;
+};
+
+struct TopKFilter {
+    // Targets allowed at all (size = number of targets, nonzero = allowed); empty = all allowed.
+    std::span<const std::uint8_t> allowed;
+    // Per query, targets to skip, sorted ascending (e.g. the user's played items, or the query item
+    // itself). Unset = none.
+    std::function<std::span<const std::int32_t>(std::int64_t query)> excluded;
+};
+
+struct TopKOptions {
+    int k = 10;
+    int threads = 0;           // 0 = all cores
+    Progress* progress = nullptr;  // advanced by the number of queries done
+};
+
+// Top k targets for every row of queries, best first (ties: lower id first). Result[q] has
+// min(k, allowed targets for q) entries.
+std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
+                                                const TopKFilter& filter, const TopKOptions& options);
+
+// Single query vector (length targets.cols()); same rules.
+std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,
+                                  int k, std::int64_t query_index = 0);
+
+// Row-normalised copy (cosine similarity = dot product of normalised rows); zero rows stay zero.
+Matrix normalized_rows(const Matrix& m, int threads = 0);
+
+}  // namespace encore

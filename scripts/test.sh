@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: the release build (build/) and, once more, an AddressSanitizer + UBSan build
+# (build-asan/).  Usage: scripts/test.sh [--no-asan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DENCORE_NATIVE="${ENCORE_NATIVE:-ON}" >/dev/null
+cmake --build build --parallel "$jobs"
+ctest --test-dir build --output-on-failure --parallel "$jobs"
+
+if [ "${1:-}" != "--no-asan" ]; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON \
+    -DENCORE_BUILD_BENCH=OFF -DENCORE_NATIVE="${ENCORE_NATIVE:-ON}" >/dev/null
+  cmake --build build-asan --parallel "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
+fi

@@ -1,0 +1,63 @@
+#pragma once
+// Helpers shared by the tests: temp directories, the CLI path, the shared datasets.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace encore::testing {
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        auto base = std::filesystem::temp_directory_path();
+        std::string tmpl = (base / "encore-test-XXXXXX").string();
+        char* p = mkdtemp(tmpl.data());
+        if (!p) throw std::runtime_error("mkdtemp failed");
+        path_ = p;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+    std::string write(const std::string& name, const std::string& content) const {
+        auto p = file(name);
+        std::ofstream(p, std::ios::binary) << content;
+        return p;
+    }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// ../shared/datasets beside the project root, or "" when absent (tests then GTEST_SKIP()).
+inline std::string shared_datasets() {
+    auto p = std::filesystem::path(ENCORE_SOURCE_DIR) / ".." / "shared" / "datasets";
+    return std::filesystem::exists(p / "lastfm-2k" / "user_artists.dat") ? p.string() : std::string();
+}
+
+struct CommandResult {
+    int status;
+    std::string output;  // stdout and stderr together
+};
+
+// Runs the encore CLI with the given argument string (shell syntax), capturing its output.
+inline CommandResult run_cli(const std::string& args) {
+    std::string cmd = std::string(ENCORE_CLI) + " " + args + " 2>&1";
+    CommandResult r{0, {}};
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) return {-1, "popen failed"};
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+    int st = pclose(pipe);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+}  // namespace encore::testing
