@@ -16,4 +16,13 @@ struct Command {
 void register_all(CLI::App& app);
 int run_selected(CLI::App& app);
 
+Command add_synth(CLI::App& app);
+Command add_ingest(CLI::App& app);
+Command add_train(CLI::App& app);
+Command add_related(CLI::App& app);
+Command add_recommend(CLI::App& app);
+Command add_similar_users(CLI::App& app);
+Command add_eval(CLI::App& app);
+Command add_info(CLI::App& app);
+
 }  // namespace encore::cli

@@ -1,0 +1,66 @@
+#pragma once
+// Option groups and helpers shared by several subcommands (ingest options, weighting options, ALS
+// options, output of query results). Glue only: every algorithm lives in the library.
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "encore/data/dataset.hpp"
+#include "encore/data/ingest.hpp"
+#include "encore/data/weighting.hpp"
+#include "encore/models/als.hpp"
+#include "encore/models/model.hpp"
+#include "encore/retrieval/queries.hpp"
+
+namespace encore::cli {
+
+struct IngestArgs {
+    std::vector<std::string> inputs;
+    std::string format = "auto";
+    std::string names;
+    bool header = false, no_header = false;
+    int user_col = 0, item_col = 1, value_col = 2;
+    double min_value = 0;
+    bool allow_negative = false, skip_bad_lines = false;
+};
+void add_ingest_options(CLI::App* cmd, IngestArgs& args, bool inputs_may_be_dataset);
+IngestOptions to_ingest_options(const IngestArgs& args, CLI::App* cmd, int threads, bool quiet);
+// A single .encd input is loaded; anything else is ingested (with a summary line unless quiet).
+Dataset load_or_ingest(const IngestArgs& args, CLI::App* cmd, int threads, bool quiet);
+void print_ingest_summary(const Dataset& d, const IngestReport& r, bool quiet);
+
+struct TrainArgs {
+    std::string weighting = "bm25";
+    float K1 = 100.0f, B = 0.8f, alpha = 40.0f, eps = 1.0f;
+    int factors = 64;
+    float regularization = 0.01f;
+    int iterations = 15;
+    std::string solver = "cg";
+    int cg_steps = 3;
+    std::uint64_t seed = 0;
+    bool loss = false;
+};
+void add_train_options(CLI::App* cmd, TrainArgs& args);
+WeightingOptions to_weighting_options(const TrainArgs& args);
+AlsOptions to_als_options(const TrainArgs& args, int threads, bool quiet);
+// Weighting + ALS on a dataset -> a complete Model (ids, names, confidences, provenance).
+Model train_model(const Dataset& data, const TrainArgs& args, int threads, bool quiet, const std::string& source,
+                  double* train_seconds = nullptr);
+
+// --threads / --quiet / --json, declared the same way everywhere.
+void add_threads(CLI::App* cmd, int& threads);
+void add_quiet(CLI::App* cmd, bool& quiet);
+
+// Query output: text table or the JSON contract documented in the README.
+nlohmann::json item_json(const Model& m, std::int32_t item);
+nlohmann::json results_json(const Model& m, const nlohmann::json& query, const std::vector<Recommendation>& results);
+void print_results(const Model& m, const std::string& title, const std::vector<Recommendation>& results, bool json,
+                   const nlohmann::json& query_json);
+// Batch output: "query \t rank \t result \t score" lines (keys, or display names with names=true),
+// to FILE atomically or to stdout for "-" / empty.
+void write_batch_tsv(const std::string& path, const std::vector<std::vector<Recommendation>>& results,
+                     const StringTable& queries, const Model& m, bool names);
+
+}  // namespace encore::cli

@@ -1,0 +1,116 @@
+// encore recommend: top items for a user (dot product, played items filtered), for a new user folded in
+// from a list of items, or for every user (--all-users).
+#include <memory>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "encore/util/error.hpp"
+#include "encore/util/progress.hpp"
+
+namespace encore::cli {
+
+namespace {
+struct Args {
+    std::string model, user, items, plays, output, only, exclude;
+    int n = 10;
+    int explain = 0;
+    bool all = false, include_played = false, json = false, names = false, no_verify = false;
+    int threads = 0;
+    bool quiet = false;
+};
+
+std::vector<std::string> split_list(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    std::istringstream in(s);
+    while (std::getline(in, cur, sep)) {
+        auto b = cur.find_first_not_of(" \t"), e = cur.find_last_not_of(" \t");
+        if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+    }
+    return out;
+}
+}  // namespace
+
+Command add_recommend(CLI::App& app) {
+    auto* cmd = app.add_subcommand("recommend", "Recommendations for a user, a list of items, or every user");
+    auto a = std::make_shared<Args>();
+    cmd->add_option("model", a->model, "Model file (.encm)")->required();
+    auto* user = cmd->add_option("--user", a->user, "User id");
+    auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names");
+    auto* all = cmd->add_flag("--all-users", a->all, "Every user (batch): writes query\\trank\\tresult\\tscore");
+    user->excludes(items)->excludes(all);
+    items->excludes(all);
+    cmd->add_option("--plays", a->plays, "With --items: comma-separated play counts (default 1 each)")->needs(items);
+    cmd->add_option("-n", a->n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
+    cmd->add_flag("--include-played", a->include_played, "Keep items the user already played");
+    cmd->add_option("--explain", a->explain, "Show the N played items that contributed most to each result")
+        ->expected(0, 1)->default_str("3")->check(CLI::Range(1, 1000));
+    cmd->add_option("-o,--output", a->output, "--all-users: output TSV (default: standard output)");
+    cmd->add_flag("--names", a->names, "--all-users: write item display names instead of keys");
+    cmd->add_option("--only", a->only, "Only return items listed in FILE (one key or name per line)");
+    cmd->add_option("--exclude", a->exclude, "Never return items listed in FILE");
+    cmd->add_flag("--json", a->json, "JSON output (see README)");
+    cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
+    add_threads(cmd, a->threads);
+    add_quiet(cmd, a->quiet);
+    return {cmd, [a, cmd] {
+                if (!a->all && a->user.empty() && a->items.empty())
+                    throw OptionError("recommend: give --user ID, --items A,B,... or --all-users");
+                if (cmd->count("--explain") > 0 && a->explain == 0) a->explain = 3;
+                if (a->all && a->explain > 0) throw OptionError("recommend: --explain is for single queries, not --all-users");
+                auto model = load_model(a->model, !a->no_verify);
+                auto filter = ItemFilter::from_files(model, a->only, a->exclude);
+                QueryOptions q;
+                q.n = a->n;
+                q.filter_played = !a->include_played;
+                q.explain = a->explain;
+                q.threads = a->threads;
+                if (a->all) {
+                    Progress progress("recommend", static_cast<double>(model.n_users()), a->quiet, "users");
+                    q.progress = &progress;
+                    auto results = recommend_all(model, filter, q);
+                    progress.finish();
+                    write_batch_tsv(a->output, results, model.users, model, a->names);
+                    return 0;
+                }
+                if (!a->user.empty()) {
+                    auto u = resolve_user(model, a->user);
+                    auto results = recommend_user(model, u, filter, q);
+                    nlohmann::json query = {{"id", a->user}, {"name", a->user}};
+                    print_results(model, fmt::format("Recommendations for user {}:", a->user), results, a->json, query);
+                    return 0;
+                }
+                std::vector<std::int32_t> ids;
+                std::vector<float> plays;
+                nlohmann::json query_items = nlohmann::json::array();
+                for (const auto& s : split_list(a->items, ',')) {
+                    ids.push_back(resolve_item(model, s));
+                    query_items.push_back(item_json(model, ids.back()));
+                }
+                if (ids.empty()) throw OptionError("--items: no items given");
+                if (!a->plays.empty()) {
+                    auto p = split_list(a->plays, ',');
+                    if (p.size() != ids.size())
+                        throw OptionError(fmt::format("--plays has {} values for {} items", p.size(), ids.size()));
+                    for (const auto& v : p) {
+                        try {
+                            std::size_t used = 0;
+                            float x = std::stof(v, &used);
+                            if (used != v.size() || !(x > 0)) throw std::invalid_argument(v);
+                            plays.push_back(x);
+                        } catch (const std::exception&) {
+                            throw OptionError(fmt::format("--plays: '{}' is not a positive number", v));
+                        }
+                    }
+                }
+                auto results = recommend_new_user(model, ids, plays, filter, q);
+                nlohmann::json query = {{"id", nullptr}, {"name", "new user"}, {"items", query_items}};
+                print_results(model, "Recommendations for a new user:", results, a->json, query);
+                return 0;
+            }};
+}
+
+}  // namespace encore::cli
