@@ -170,7 +170,9 @@ void append_hex(char* out, std::uint64_t value, int digits) {
     }
 }
 
-// The "mbid \t name" column of every artist, in one arena.
+constexpr std::size_t kShortText = 64;
+
+// The "mbid \t name" column of every artist, in one arena (kShortText bytes of padding at the end).
 struct ItemText {
     std::string arena;
     std::vector<std::int64_t> offset;  // items + 1
@@ -253,8 +255,9 @@ ItemText make_item_text(const SynthOptions& o, int threads) {
     ItemText text;
     text.offset.resize(static_cast<std::size_t>(n) + 1, 0);
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) text.offset[i + 1] = text.offset[i] + length[i];
-    text.arena.reserve(static_cast<std::size_t>(text.offset.back()));
+    text.arena.reserve(static_cast<std::size_t>(text.offset.back()) + kShortText);
     for (auto& p : part) text.arena += p;
+    text.arena.append(kShortText, '\0');
     return text;
 }
 
@@ -303,8 +306,8 @@ constexpr std::int64_t kUsersPerChunk = 1024;  // fixed, so chunk boundaries do 
 
 // Per-thread scratch for one user: chosen items, their plays, and an open-addressing set of items.
 struct UserScratch {
-    std::vector<std::int32_t> items, order;
-    std::vector<std::int64_t> plays;
+    std::vector<std::int32_t> items;
+    std::vector<std::pair<std::int64_t, std::int32_t>> rows;  // (plays, item)
     std::vector<std::int32_t> table;  // -1 = empty; size a power of two >= 2 * max items
     std::uint64_t mask = 0;
 
@@ -386,30 +389,32 @@ struct Generator {
             if (s.insert(item)) s.items.push_back(item);
         }
         const std::size_t n = s.items.size();
-        s.plays.resize(n);
-        s.order.resize(n);
-        for (std::size_t j = 0; j < n; ++j) {
-            s.plays[j] = std::max<std::int64_t>(1, std::llround(std::exp(4.0 + 1.3 * rng.normal())));
-            s.order[j] = static_cast<std::int32_t>(j);
-        }
-        // most played first, as each user's top list in the real file
-        std::stable_sort(s.order.begin(), s.order.end(), [&](std::int32_t a, std::int32_t b) {
-            return s.plays[static_cast<std::size_t>(a)] > s.plays[static_cast<std::size_t>(b)];
+        s.rows.resize(n);
+        for (std::size_t j = 0; j < n; ++j)
+            s.rows[j] = {std::max<std::int64_t>(1, std::llround(std::exp(4.0 + 1.3 * rng.normal()))), s.items[j]};
+        // most played first, as each user's top list in the real file (ties by item: a total order)
+        std::sort(s.rows.begin(), s.rows.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
         });
 
         char id[41];
         user_id(id, k_id, u);
         id[40] = '\t';
-        char* p = w.reserve(n * (41 + max_item_text + 1 + 21));
+        char* p = w.reserve(n * (41 + max_item_text + 1 + 21) + kShortText);
         char* const start = p;
-        for (auto j : s.order) {
+        for (const auto& [plays, item] : s.rows) {
             std::memcpy(p, id, 41);
             p += 41;
-            auto t = text.get(s.items[static_cast<std::size_t>(j)]);
-            std::memcpy(p, t.data(), t.size());
+            auto t = text.get(item);
+            // A fixed-size copy compiles to a few vector moves, much cheaper than a call per row; the
+            // arena and the buffer both have kShortText bytes of slack for the overshoot.
+            if (t.size() <= kShortText)
+                std::memcpy(p, t.data(), kShortText);
+            else
+                std::memcpy(p, t.data(), t.size());
             p += t.size();
             *p++ = '\t';
-            p = write_int(p, s.plays[static_cast<std::size_t>(j)]);
+            p = write_int(p, plays);
             *p++ = '\n';
         }
         w.size += static_cast<std::size_t>(p - start);
