@@ -102,6 +102,7 @@ int user_genre(const SynthOptions& o, std::int64_t user) {
 
 class AliasTable {
 public:
+    AliasTable() = default;
     AliasTable(const std::vector<std::int32_t>& items, const std::vector<double>& weight) {
         const std::size_t n = items.size();
         slots_.resize(n);
@@ -265,7 +266,7 @@ ItemText make_item_text(const SynthOptions& o, int threads) {
 
 struct ItemModel {
     std::vector<AliasTable> genre;  // one per genre
-    std::vector<AliasTable> global;  // one table (a vector only because AliasTable has no default)
+    AliasTable global;              // all items
 };
 
 ItemModel make_item_model(const SynthOptions& o) {
@@ -288,7 +289,7 @@ ItemModel make_item_model(const SynthOptions& o) {
     ItemModel model;
     model.genre.reserve(members.size());
     for (auto& m : members) model.genre.emplace_back(m, weight);
-    model.global.emplace_back(all, weight);
+    model.global = AliasTable(all, weight);
     return model;
 }
 
@@ -384,7 +385,7 @@ struct Generator {
         const int attempts = 8 * target + 32;
         for (int a = 0; a < attempts && static_cast<int>(s.items.size()) < target; ++a) {
             double r = rng.uniform();
-            const AliasTable& table = r < 0.7 ? main : r < 0.8 ? side1 : r < 0.9 ? side2 : model.global[0];
+            const AliasTable& table = r < 0.7 ? main : r < 0.8 ? side1 : r < 0.9 ? side2 : model.global;
             std::int32_t item = table.sample(rng);
             if (s.insert(item)) s.items.push_back(item);
         }
