@@ -1,0 +1,89 @@
+#include "encore/eval/metrics.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "encore/util/error.hpp"
+#include "encore/util/threads.hpp"
+
+namespace encore {
+
+namespace {
+
+struct UserScore {
+    double hits = 0, denominator = 0, ap = 0, ndcg = 0, auc = 0;
+    bool evaluated = false;
+};
+
+}  // namespace
+
+RankingMetrics ranking_metrics_at_k(const std::vector<std::vector<ScoredItem>>& recommendations, const Csr& test,
+                                    int k, int threads) {
+    if (k < 1) throw OptionError(fmt::format("-k: must be at least 1, got {}", k));
+    if (static_cast<std::int64_t>(recommendations.size()) != test.rows)
+        fail("ranking metrics: {} recommendation lists for {} test users", recommendations.size(), test.rows);
+    threads = resolve_threads(threads);
+
+    // cumulative gains: idcg[m] = sum_{i < m} 1 / log2(i + 2)
+    std::vector<double> gain(static_cast<std::size_t>(k)), idcg(static_cast<std::size_t>(k) + 1, 0.0);
+    for (int i = 0; i < k; ++i) {
+        gain[static_cast<std::size_t>(i)] = 1.0 / std::log2(i + 2.0);
+        idcg[static_cast<std::size_t>(i) + 1] = idcg[static_cast<std::size_t>(i)] + gain[static_cast<std::size_t>(i)];
+    }
+
+    // Per-user scores first, summed in user order afterwards, so the result does not depend on threads.
+    std::vector<UserScore> per_user(static_cast<std::size_t>(test.rows));
+    const auto n_items = static_cast<double>(test.cols);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+    for (std::int64_t u = 0; u < test.rows; ++u) {
+        auto likes = test.row_indices(u);  // sorted: membership by binary search
+        if (likes.empty()) continue;
+        const auto& list = recommendations[static_cast<std::size_t>(u)];
+        const std::size_t n = std::min(list.size(), static_cast<std::size_t>(k));
+        const auto m = std::min<std::size_t>(static_cast<std::size_t>(k), likes.size());
+        const auto num_pos = static_cast<double>(likes.size());
+        const double num_neg = n_items - num_pos;
+        double hit = 0, miss = 0, ap = 0, dcg = 0, auc = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (std::binary_search(likes.begin(), likes.end(), list[i].id)) {
+                hit += 1;
+                ap += hit / static_cast<double>(i + 1);
+                dcg += gain[i];
+            } else {
+                miss += 1;
+                auc += hit;
+            }
+        }
+        auc += ((hit + num_pos) / 2.0) * (num_neg - miss);
+        UserScore& s = per_user[static_cast<std::size_t>(u)];
+        s.evaluated = true;
+        s.hits = hit;
+        s.denominator = static_cast<double>(m);
+        s.ap = ap / static_cast<double>(m);
+        s.ndcg = dcg / idcg[m];
+        s.auc = num_neg > 0 ? auc / (num_pos * num_neg) : 1.0;
+    }
+
+    RankingMetrics out;
+    out.k = k;
+    double hits = 0, denominator = 0;
+    for (const UserScore& s : per_user) {
+        if (!s.evaluated) continue;
+        ++out.users;
+        hits += s.hits;
+        denominator += s.denominator;
+        out.map += s.ap;
+        out.ndcg += s.ndcg;
+        out.auc += s.auc;
+    }
+    if (out.users > 0) {
+        const auto users = static_cast<double>(out.users);
+        out.precision = hits / denominator;
+        out.map /= users;
+        out.ndcg /= users;
+        out.auc /= users;
+    }
+    return out;
+}
+
+}  // namespace encore
