@@ -17,7 +17,7 @@ Command add_synth(CLI::App& app) {
     cmd->add_option("--users", o->users, "Users")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
     cmd->add_option("--items", o->items, "Items (artists)")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
     cmd->add_option("--genres", o->genres, "Planted genres")->capture_default_str()->check(CLI::Range(1, 100000));
-    cmd->add_option("--max-per-user", o->max_items_per_user, "Items per user (most users hit this cap)")
+    cmd->add_option("--max-items-per-user", o->max_items_per_user, "Items per user (most users hit this cap)")
         ->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
     cmd->add_option("-o,--output", *out, "Output TSV")->required();
