@@ -71,10 +71,12 @@ void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
 
 // Rows longer than this many entries are processed in chunks re-gathered on every pass, which
 // bounds per-thread scratch for very popular items (8 MB of gathered factors per buffer).
-std::int64_t block_capacity(const Csr& cui, std::int64_t s) {
+std::int64_t block_capacity(const Csr& cui, std::int64_t s, std::int64_t requested) {
     std::int64_t longest = 0;
     for (std::int64_t r = 0; r < cui.rows; ++r) longest = std::max(longest, cui.row_nnz(r));
-    const std::int64_t cap = std::max<std::int64_t>(256, (std::int64_t{8} << 20) / (s * static_cast<std::int64_t>(sizeof(float))));
+    const std::int64_t cap =
+        requested > 0 ? requested
+                      : std::max<std::int64_t>(256, (std::int64_t{8} << 20) / (s * static_cast<std::int64_t>(sizeof(float))));
     return std::max<std::int64_t>(1, std::min(longest, cap));
 }
 
@@ -181,6 +183,7 @@ void check_options(const AlsOptions& o) {
     if (o.iterations < 0) throw OptionError(fmt::format("--iterations: must be >= 0 (got {})", o.iterations));
     if (o.solver == AlsSolver::cg && o.cg_steps < 1)
         throw OptionError(fmt::format("--cg-steps: must be at least 1 (got {})", o.cg_steps));
+    if (o.block_rows < 0) throw OptionError(fmt::format("block_rows: must be >= 0 (got {})", o.block_rows));
     if (o.threads < 0) throw OptionError(fmt::format("--threads: must be >= 0 (got {})", o.threads));
 }
 
@@ -217,7 +220,7 @@ void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& op
         for (std::int64_t i = 0; i < k; ++i)
             for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
     }
-    const std::int64_t cap = block_capacity(cui, s);
+    const std::int64_t cap = block_capacity(cui, s, options.block_rows);
     std::vector<std::unique_ptr<Workspace>> spaces;
     for (int t = 0; t < threads; ++t) spaces.push_back(std::make_unique<Workspace>(cap, k, s, cholesky));
 

@@ -28,6 +28,9 @@ struct AlsOptions {
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)
     bool quiet = true;          // progress on stderr
+    // Factor rows gathered at once into a thread's buffer (0 = automatic: 8 MB worth). Rows with more
+    // entries (very popular items) are processed in chunks, re-gathered on every pass.
+    std::int64_t block_rows = 0;
 };
 
 struct AlsReport {
