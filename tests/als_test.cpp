@@ -106,7 +106,7 @@ AlsOptions options(AlsSolver solver, int factors, int iterations, int threads) {
 TEST(AlsKernels, MatchScalarReferences) {
     std::mt19937 rng(5);
     std::normal_distribution<float> g;
-    for (std::int64_t s : {16, 48, 64, 80}) {
+    for (std::int64_t s : {16, 20, 24, 48, 64, 80}) {  // AVX-512, portable, AVX2 paths
         for (std::int64_t n : {0, 1, 3, 4, 7, 33}) {
             std::vector<float> G(static_cast<std::size_t>(n * s)), w(static_cast<std::size_t>(n)),
                 a(static_cast<std::size_t>(n)), v(static_cast<std::size_t>(s));

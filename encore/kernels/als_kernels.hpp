@@ -11,12 +11,17 @@ namespace encore::kernels {
 
 // dst[i * s + j] = src[idx[i] * s + j] for i < n, j < s (rows of a matrix with stride s).
 void gather_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n, float* dst);
+// A hint to start loading those rows into cache (a no-op where the compiler has no prefetch).
+void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
 
 // out[j] += sum_i (a_i + wscale * w_i * (g_i . v)) g_i[j] over the n rows g_i of G (stride s).
 // a == nullptr means a_i = 0. This is both the right-hand side / residual pass and the
-// "sum (|c| - 1) (y . p) y" part of A p.
+// "sum (|c| - 1) (y . p) y" part of A p. Uses AVX-512 (s % 16 == 0) or AVX2 + FMA (s % 8 == 0)
+// when compiled for them, a portable loop otherwise.
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out);
+// Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
+bool weighted_rank1_pass_is_simd(std::int64_t s);
 
 // out[0..s) = M v for a symmetric matrix M (k x k used, rows of stride s, zero padding): computed as
 // sum_j v_j M_j (row axpys), which needs no horizontal sums.

@@ -152,7 +152,8 @@ private:
 void solve_cholesky(RowBlocks& blocks, Workspace& ws, const float* gram, std::int64_t k, std::int64_t s, float* x) {
     // A = YtY + lambda I + sum (|c| - 1) y y^T (lower triangle only: that is all LLT reads),
     // b = sum_{c > 0} c y, the rank-k update done by Eigen's GEMM on the gathered block.
-    ws.A = Eigen::Map<const RowMat, Eigen::Aligned64, Eigen::OuterStride<>>(gram, k, k, Eigen::OuterStride<>(s));
+    // gram is symmetric, so reading it column-major gives the same matrix with contiguous copies.
+    ws.A = Eigen::Map<const Eigen::MatrixXf, Eigen::Aligned64, Eigen::OuterStride<>>(gram, k, k, Eigen::OuterStride<>(s));
     ws.b.setZero();
     blocks.for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
         float* Gw = ws.Gw.get();
@@ -237,6 +238,14 @@ void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& op
 #pragma omp for schedule(dynamic, 16)
         for (std::int64_t u = 0; u < cui.rows; ++u) {
             blocks.reset(cui.row_indices(u), cui.row_values(u));
+            // Start fetching the next row's first factor rows now, so their cache misses overlap
+            // this row's arithmetic instead of stalling the next gather (usually this thread's next
+            // row; harmless when it is not).
+            if (u + 1 < cui.rows) {
+                auto next = cui.row_indices(u + 1);
+                kernels::prefetch_rows(Y.data(), s, next.data(),
+                                       std::min<std::int64_t>(16, static_cast<std::int64_t>(next.size())));
+            }
             if (cholesky)
                 solve_cholesky(blocks, ws, gram.get(), k, s, X.row(u));
             else
