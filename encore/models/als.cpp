@@ -83,13 +83,13 @@ std::int64_t block_capacity(const Csr& cui, std::int64_t s, std::int64_t request
 // Per-thread scratch, allocated once per half-step: nothing is allocated per row.
 struct Workspace {
     Workspace(std::int64_t cap, std::int64_t k, std::int64_t s, bool cholesky)
-        : G(cap * s), w(static_cast<std::size_t>(cap)), a(static_cast<std::size_t>(cap)), r(s), p(s), ap(s) {
+        : G(cap * s), w(static_cast<std::size_t>(cap)), a(static_cast<std::size_t>(cap)), r(s), p(s), ap(s),
+          // Constructed in place: copying a fresh Eigen decomposition reads its uninitialised status.
+          llt(cholesky ? k : 0), ldlt(cholesky ? k : 0) {
         if (cholesky) {
             Gw = AlignedFloats(cap * s);
             A.resize(k, k);
             b.resize(k);
-            llt = Eigen::LLT<Eigen::MatrixXf>(k);
-            ldlt = Eigen::LDLT<Eigen::MatrixXf>(k);
         }
     }
     AlignedFloats G, Gw;
