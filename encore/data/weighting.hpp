@@ -8,8 +8,10 @@
 //   tfidf   c = sqrt(x) * idf_u
 // bm25/tfidf follow implicit's Last.fm recipe: the item x user matrix is the corpus (items are the
 // documents, users the terms), so L_i = total plays of item i and idf_u = log(N_items) - log1p(n_u)
-// with n_u = number of items user u played. A negative x (a dislike, with --allow-negative) is
-// weighted by |x| and keeps its sign: ALS reads it as p = 0 with confidence |c|.
+// with n_u = number of items user u played (stored entries of its row). A negative x (a dislike,
+// with --allow-negative) is weighted by |x| and keeps its sign: ALS reads it as p = 0 with
+// confidence |c|; L_i sums |x| too. Note idf_u < 0 when a user played every item (n_u = N_items),
+// exactly as in implicit. bm25 gives a stored x = 0 the weight 0.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -41,10 +43,14 @@ struct WeightingModel {
     std::vector<float> item_length_norm;  // bm25: (1 - B) + B * L_i / mean L; empty otherwise
 };
 
+// Throws OptionError for out-of-range parameters of the chosen kind (K1 > 0, 0 <= B <= 1,
+// alpha > 0, eps > 0).
 WeightingModel fit_weighting(const Csr& by_user, const WeightingOptions& options);
 // The confidence matrix (same structure as by_user).
 Csr apply_weighting(const Csr& by_user, const WeightingModel& model, int threads = 0);
-// Confidences for one (possibly new) user's row.
+// Confidences for one (possibly new) user's row: bit-identical to that row of apply_weighting for
+// the same entries (idf_u depends only on the row's own length). Throws Error on an item index
+// outside the fitted items or a length mismatch.
 std::vector<float> weigh_row(std::span<const std::int32_t> items, std::span<const float> values,
                              const WeightingModel& model);
 

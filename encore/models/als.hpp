@@ -28,6 +28,9 @@ struct AlsOptions {
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)
     bool quiet = true;          // progress on stderr
+    // Factor rows gathered at once into a thread's buffer (0 = automatic: 8 MB worth). Rows with more
+    // entries (very popular items) are processed in chunks, re-gathered on every pass.
+    std::int64_t block_rows = 0;
 };
 
 struct AlsReport {
@@ -36,15 +39,18 @@ struct AlsReport {
 };
 
 // Trains from scratch: factors are initialised from the seed (uniform [0, 0.01), per row from its own
-// stream, so the result does not depend on the thread count); with the same seed and threads the
-// result is bit-identical. cui_by_item must be the transpose of cui_by_user.
+// splitmix64 stream keyed by (seed, side, row)). Every row solve depends only on its own data and on
+// a Gram matrix summed over a fixed partition, so the result is bit-identical for the same seed
+// whatever the thread count (it may differ between builds for different CPUs: kernels vectorise
+// differently). cui_by_item must be the transpose of cui_by_user. Throws OptionError on bad options.
 void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions& options,
                Matrix& user_factors, Matrix& item_factors, AlsReport* report = nullptr);
 
 // One half-step: recompute every row of X (rows of cui) from the fixed Y. Exposed for tests.
 void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options);
 
-// YtY + regularization * I (factors x factors, row-major dense, stride = factors).
+// YtY + regularization * I (factors x factors, row-major dense, stride = factors); exactly symmetric
+// and independent of the thread count.
 std::vector<float> als_gram(const Matrix& Y, float regularization, int threads = 0);
 
 // The objective sum_{u,i} c_ui (p_ui - x_u.y_i)^2 + lambda (|X|^2 + |Y|^2), divided by

@@ -1,0 +1,72 @@
+#pragma once
+// The per-row ALS kernels (Hu, Koren, Volinsky; CG after Takacs, Pilaszy, Tikk). A row's factor
+// vectors are first gathered into a contiguous block G (n rows of s floats, s a multiple of 16 with
+// zero padding) so the repeated passes of CG stream from cache instead of chasing indices into the
+// big factor matrix. ref:: holds scalar references with the same contract, used by the tests.
+#include <cstdint>
+
+#include "encore/kernels/dense.hpp"
+
+namespace encore::kernels {
+
+// dst[i * s + j] = src[idx[i] * s + j] for i < n, j < s (rows of a matrix with stride s).
+void gather_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n, float* dst);
+// A hint to start loading those rows into cache (a no-op where the compiler has no prefetch).
+void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
+
+// out[j] += sum_i (a_i + wscale * w_i * (g_i . v)) g_i[j] over the n rows g_i of G (stride s).
+// a == nullptr means a_i = 0. This is both the right-hand side / residual pass and the
+// "sum (|c| - 1) (y . p) y" part of A p. Uses AVX-512 (s % 16 == 0) or AVX2 + FMA (s % 8 == 0)
+// when compiled for them, a portable loop otherwise.
+void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
+                         float wscale, const float* v, float* out);
+// Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
+bool weighted_rank1_pass_is_simd(std::int64_t s);
+
+// out[0..s) = M v for a symmetric matrix M (k x k used, rows of stride s, zero padding): computed as
+// sum_j v_j M_j (row axpys), which needs no horizontal sums.
+void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
+
+// Conjugate gradient for (M + sum_i w_i g_i g_i^T) x = sum_i a_i g_i, warm-started from x:
+// `steps` steps at most, stopping early once r.r < 1e-20 (implicit's rule). sparse(v, with_a,
+// wscale, out) must perform weighted_rank1_pass over all of the row's blocks, with the a_i when
+// with_a and a = nullptr otherwise. r, p, ap: scratch of s floats; x, r, p, ap padding stays zero.
+// Returns the number of steps taken.
+template <typename SparsePass>
+int cg_solve(const float* M, std::int64_t k, std::int64_t s, SparsePass&& sparse, int steps, float* x, float* r,
+             float* p, float* ap) {
+    constexpr float kTolerance = 1e-20f;
+    // r = b - A x = -M x + sum_i (a_i - w_i (g_i . x)) g_i
+    symv(M, k, s, x, r);
+    scale(-1.0f, r, s);
+    sparse(x, true, -1.0f, r);
+    copy(r, p, s);
+    float rsold = dot(r, r, s);
+    if (rsold < kTolerance) return 0;
+    int it = 0;
+    while (it < steps) {
+        symv(M, k, s, p, ap);
+        sparse(p, false, 1.0f, ap);
+        float pap = dot(p, ap, s);
+        ++it;
+        // A is positive definite for lambda > 0; a non-positive curvature can only come from
+        // rounding (or lambda = 0) and would blow x up, so stop there.
+        if (!(pap > 0.0f)) break;
+        float alpha = rsold / pap;
+        axpy(alpha, p, x, s);
+        axpy(-alpha, ap, r, s);
+        float rsnew = dot(r, r, s);
+        if (rsnew < kTolerance) break;
+        xpay(r, rsnew / rsold, p, s);
+        rsold = rsnew;
+    }
+    return it;
+}
+
+namespace ref {
+void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
+                         float wscale, const float* v, float* out);
+void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
+}  // namespace ref
+
+}  // namespace encore::kernels

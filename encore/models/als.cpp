@@ -1,0 +1,345 @@
+// Implicit ALS training: per-row solves (Cholesky or CG) over OpenMP, with every row's factor
+// vectors gathered into a per-thread contiguous block first (see encore/kernels/als_kernels.hpp).
+#include "encore/models/als.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include <Eigen/Dense>
+#include <omp.h>
+
+#include "encore/kernels/als_kernels.hpp"
+#include "encore/util/error.hpp"
+#include "encore/util/progress.hpp"
+#include "encore/util/threads.hpp"
+
+namespace encore {
+
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using BlockMap = Eigen::Map<const RowMat, Eigen::Aligned64, Eigen::OuterStride<>>;
+
+// A zero-filled, 64-byte aligned float array (per-thread scratch, padded Gram matrix).
+class AlignedFloats {
+public:
+    AlignedFloats() = default;
+    explicit AlignedFloats(std::int64_t n) {
+        std::size_t bytes = (static_cast<std::size_t>(std::max<std::int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, bytes);
+        if (!p) throw std::bad_alloc();
+        std::memset(p, 0, bytes);
+        data_.reset(static_cast<float*>(p));
+    }
+    float* get() const { return data_.get(); }
+
+private:
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
+    std::unique_ptr<float, Free> data_;
+};
+
+// splitmix64 (Steele, Lea, Flood 2014): a tiny, good generator whose state is any 64-bit value, so
+// every (seed, side, row) gets its own stream and initialisation is independent of threads.
+std::uint64_t mix64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
+    const std::uint64_t base = mix64(seed + 0x9E3779B97F4A7C15ull);
+    const float top = std::nextafter(0.01f, 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t r = 0; r < m.rows(); ++r) {
+        // mix64 is a bijection, so distinct (row, side) never share a stream for a given seed.
+        std::uint64_t state = mix64(base ^ (static_cast<std::uint64_t>(r) * 2 + static_cast<std::uint64_t>(side)));
+        float* x = m.row(r);
+        for (std::int64_t j = 0; j < m.cols(); ++j) {
+            state += 0x9E3779B97F4A7C15ull;
+            double u = static_cast<double>(mix64(state) >> 40) * 0x1p-24;  // [0, 1)
+            x[j] = std::min(static_cast<float>(u * 0.01), top);            // [0, 0.01)
+        }
+    }
+}
+
+// Rows longer than this many entries are processed in chunks re-gathered on every pass, which
+// bounds per-thread scratch for very popular items (8 MB of gathered factors per buffer).
+std::int64_t block_capacity(const Csr& cui, std::int64_t s, std::int64_t requested) {
+    std::int64_t longest = 0;
+    for (std::int64_t r = 0; r < cui.rows; ++r) longest = std::max(longest, cui.row_nnz(r));
+    const std::int64_t cap =
+        requested > 0 ? requested
+                      : std::max<std::int64_t>(256, (std::int64_t{8} << 20) / (s * static_cast<std::int64_t>(sizeof(float))));
+    return std::max<std::int64_t>(1, std::min(longest, cap));
+}
+
+// Per-thread scratch, allocated once per half-step: nothing is allocated per row.
+struct Workspace {
+    Workspace(std::int64_t cap, std::int64_t k, std::int64_t s, bool cholesky)
+        : G(cap * s), w(static_cast<std::size_t>(cap)), a(static_cast<std::size_t>(cap)), r(s), p(s), ap(s),
+          // Constructed in place: copying a fresh Eigen decomposition reads its uninitialised status.
+          llt(cholesky ? k : 0), ldlt(cholesky ? k : 0) {
+        if (cholesky) {
+            Gw = AlignedFloats(cap * s);
+            A.resize(k, k);
+            b.resize(k);
+        }
+    }
+    AlignedFloats G, Gw;
+    std::vector<float> w, a;  // |c| - 1 and the right-hand-side weight (c if c > 0 else 0)
+    AlignedFloats r, p, ap;
+    Eigen::MatrixXf A;
+    Eigen::VectorXf b;
+    Eigen::LLT<Eigen::MatrixXf> llt;
+    Eigen::LDLT<Eigen::MatrixXf> ldlt;
+};
+
+// One row's sparse part: the factor rows of its entries and their weights, gathered into the
+// workspace block by block. A row that fits is gathered once and reused by every pass.
+class RowBlocks {
+public:
+    RowBlocks(Workspace& ws, std::int64_t cap, const Matrix& Y) : ws_(ws), cap_(cap), Y_(Y), s_(Y.stride()) {}
+
+    void reset(std::span<const std::int32_t> idx, std::span<const float> conf) {
+        idx_ = idx;
+        conf_ = conf;
+        n_ = static_cast<std::int64_t>(idx.size());
+        resident_ = n_ <= cap_;
+        if (resident_) load(0, n_);
+    }
+
+    // f(G, w, a, m) for each block of m rows.
+    template <typename F>
+    void for_each(F&& f) {
+        if (resident_) {
+            if (n_ > 0) f(ws_.G.get(), ws_.w.data(), ws_.a.data(), n_);
+            return;
+        }
+        for (std::int64_t b = 0; b < n_; b += cap_) {
+            std::int64_t m = std::min(cap_, n_ - b);
+            load(b, m);
+            f(ws_.G.get(), ws_.w.data(), ws_.a.data(), m);
+        }
+    }
+
+private:
+    void load(std::int64_t begin, std::int64_t m) {
+        kernels::gather_rows(Y_.data(), s_, idx_.data() + begin, m, ws_.G.get());
+        for (std::int64_t i = 0; i < m; ++i) {
+            float c = conf_[static_cast<std::size_t>(begin + i)];
+            ws_.w[static_cast<std::size_t>(i)] = std::fabs(c) - 1.0f;
+            ws_.a[static_cast<std::size_t>(i)] = c > 0.0f ? c : 0.0f;
+        }
+    }
+
+    Workspace& ws_;
+    std::int64_t cap_;
+    const Matrix& Y_;
+    std::int64_t s_;
+    std::span<const std::int32_t> idx_;
+    std::span<const float> conf_;
+    std::int64_t n_ = 0;
+    bool resident_ = false;
+};
+
+void solve_cholesky(RowBlocks& blocks, Workspace& ws, const float* gram, std::int64_t k, std::int64_t s, float* x) {
+    // A = YtY + lambda I + sum (|c| - 1) y y^T (lower triangle only: that is all LLT reads),
+    // b = sum_{c > 0} c y, the rank-k update done by Eigen's GEMM on the gathered block.
+    // gram is symmetric, so reading it column-major gives the same matrix with contiguous copies.
+    ws.A = Eigen::Map<const Eigen::MatrixXf, Eigen::Aligned64, Eigen::OuterStride<>>(gram, k, k, Eigen::OuterStride<>(s));
+    ws.b.setZero();
+    blocks.for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
+        float* Gw = ws.Gw.get();
+        for (std::int64_t i = 0; i < m; ++i) {
+            kernels::copy(G + i * s, Gw + i * s, s);
+            kernels::scale(w[i], Gw + i * s, s);
+        }
+        BlockMap g(G, m, k, Eigen::OuterStride<>(s));
+        BlockMap gw(Gw, m, k, Eigen::OuterStride<>(s));
+        ws.A.triangularView<Eigen::Lower>() += gw.transpose() * g;
+        ws.b.noalias() += g.transpose() * Eigen::Map<const Eigen::VectorXf>(a, m);
+    });
+    Eigen::Map<Eigen::VectorXf> out(x, k);
+    ws.llt.compute(ws.A);
+    if (ws.llt.info() == Eigen::Success) {
+        out = ws.llt.solve(ws.b);
+    } else {
+        // Only rounding (or lambda = 0) makes A lose definiteness; LDLT copes with semi-definite A.
+        ws.ldlt.compute(ws.A);
+        out = ws.ldlt.solve(ws.b);
+    }
+}
+
+void check_options(const AlsOptions& o) {
+    if (o.factors < 1) throw OptionError(fmt::format("--factors: must be at least 1 (got {})", o.factors));
+    if (!(o.regularization >= 0.0f) || !std::isfinite(o.regularization))
+        throw OptionError(fmt::format("--regularization: must be >= 0 (got {})", o.regularization));
+    if (o.iterations < 0) throw OptionError(fmt::format("--iterations: must be >= 0 (got {})", o.iterations));
+    if (o.solver == AlsSolver::cg && o.cg_steps < 1)
+        throw OptionError(fmt::format("--cg-steps: must be at least 1 (got {})", o.cg_steps));
+    if (o.block_rows < 0) throw OptionError(fmt::format("block_rows: must be >= 0 (got {})", o.block_rows));
+    if (o.threads < 0) throw OptionError(fmt::format("--threads: must be >= 0 (got {})", o.threads));
+}
+
+}  // namespace
+
+AlsSolver parse_als_solver(std::string_view name) {
+    if (name == "cholesky") return AlsSolver::cholesky;
+    if (name == "cg") return AlsSolver::cg;
+    throw OptionError(fmt::format("--solver: unknown ALS solver '{}' (expected cholesky or cg)", name));
+}
+
+std::string_view als_solver_name(AlsSolver s) {
+    switch (s) {
+        case AlsSolver::cholesky: return "cholesky";
+        case AlsSolver::cg: return "cg";
+    }
+    return "unknown";
+}
+
+void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options) {
+    check_options(options);
+    const std::int64_t k = Y.cols(), s = Y.stride();
+    if (cui.cols != Y.rows()) fail("als_update: the matrix has {} columns but Y has {} rows", cui.cols, Y.rows());
+    if (X.rows() != cui.rows || X.cols() != k || X.stride() != s)
+        fail("als_update: X is {}x{} (stride {}), expected {}x{} (stride {})", X.rows(), X.cols(), X.stride(), cui.rows,
+             k, s);
+    const int threads = resolve_threads(options.threads);
+    const bool cholesky = options.solver == AlsSolver::cholesky;
+
+    // YtY + lambda I once per half-step, padded to stride s with zeros for the kernels.
+    AlignedFloats gram(s * s);
+    {
+        auto g = als_gram(Y, options.regularization, threads);
+        for (std::int64_t i = 0; i < k; ++i)
+            for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
+    }
+    const std::int64_t cap = block_capacity(cui, s, options.block_rows);
+    std::vector<std::unique_ptr<Workspace>> spaces;
+    for (int t = 0; t < threads; ++t) spaces.push_back(std::make_unique<Workspace>(cap, k, s, cholesky));
+
+#pragma omp parallel num_threads(threads)
+    {
+        Workspace& ws = *spaces[static_cast<std::size_t>(omp_get_thread_num())];
+        RowBlocks blocks(ws, cap, Y);
+        auto sparse = [&](const float* v, bool with_a, float wscale, float* out) {
+            blocks.for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
+                kernels::weighted_rank1_pass(G, m, s, w, with_a ? a : nullptr, wscale, v, out);
+            });
+        };
+        // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
+#pragma omp for schedule(dynamic, 16)
+        for (std::int64_t u = 0; u < cui.rows; ++u) {
+            blocks.reset(cui.row_indices(u), cui.row_values(u));
+            // Start fetching the next row's first factor rows now, so their cache misses overlap
+            // this row's arithmetic instead of stalling the next gather (usually this thread's next
+            // row; harmless when it is not).
+            if (u + 1 < cui.rows) {
+                auto next = cui.row_indices(u + 1);
+                kernels::prefetch_rows(Y.data(), s, next.data(),
+                                       std::min<std::int64_t>(16, static_cast<std::int64_t>(next.size())));
+            }
+            if (cholesky)
+                solve_cholesky(blocks, ws, gram.get(), k, s, X.row(u));
+            else
+                kernels::cg_solve(gram.get(), k, s, sparse, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(),
+                                  ws.ap.get());
+        }
+    }
+}
+
+double als_loss(const Csr& cui_by_user, const Matrix& X, const Matrix& Y, float regularization, int threads) {
+    const std::int64_t k = Y.cols(), s = Y.stride();
+    if (cui_by_user.rows != X.rows() || cui_by_user.cols != Y.rows() || X.cols() != k || X.stride() != s)
+        fail("als_loss: shapes disagree (matrix {}x{}, X {}x{}, Y {}x{})", cui_by_user.rows, cui_by_user.cols, X.rows(),
+             X.cols(), Y.rows(), Y.cols());
+    threads = resolve_threads(threads);
+    AlignedFloats gram(s * s);
+    {
+        auto g = als_gram(Y, 0.0f, threads);
+        for (std::int64_t i = 0; i < k; ++i)
+            for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
+    }
+    // sum over all cells of c (p - s)^2 = x^T YtY x over every item (c = 1, p = 0), corrected on the
+    // played cells. Fixed chunks summed in order keep the value independent of the thread count.
+    constexpr std::int64_t kChunks = 256;
+    const std::int64_t n = X.rows();
+    std::vector<double> loss(kChunks, 0.0), weight(kChunks, 0.0), norm(kChunks, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+        AlignedFloats gx(s);
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t c = 0; c < kChunks; ++c) {
+            double l = 0, wsum = 0, nsum = 0;
+            for (std::int64_t u = n * c / kChunks; u < n * (c + 1) / kChunks; ++u) {
+                const float* x = X.row(u);
+                kernels::symv(gram.get(), k, s, x, gx.get());
+                l += kernels::dot_double(gx.get(), x, s);
+                nsum += kernels::dot_double(x, x, s);
+                auto idx = cui_by_user.row_indices(u);
+                auto val = cui_by_user.row_values(u);
+                for (std::size_t j = 0; j < idx.size(); ++j) {
+                    double score = kernels::dot_double(x, Y.row(idx[j]), s);
+                    double conf = std::fabs(static_cast<double>(val[j]));
+                    double p = val[j] > 0 ? 1.0 : 0.0;
+                    l += conf * (p - score) * (p - score) - score * score;
+                    wsum += conf - 1.0;
+                }
+            }
+            loss[static_cast<std::size_t>(c)] = l;
+            weight[static_cast<std::size_t>(c)] = wsum;
+            norm[static_cast<std::size_t>(c)] = nsum;
+        }
+    }
+    double total = 0, total_weight = 0, user_norm = 0, item_norm = 0;
+    for (std::int64_t c = 0; c < kChunks; ++c) {
+        total += loss[static_cast<std::size_t>(c)];
+        total_weight += weight[static_cast<std::size_t>(c)];
+        user_norm += norm[static_cast<std::size_t>(c)];
+    }
+    for (std::int64_t i = 0; i < Y.rows(); ++i) item_norm += kernels::dot_double(Y.row(i), Y.row(i), s);
+    total += static_cast<double>(regularization) * (user_norm + item_norm);
+    const double denom = static_cast<double>(X.rows()) * static_cast<double>(Y.rows()) + total_weight;
+    return denom > 0 ? total / denom : 0.0;
+}
+
+void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions& options, Matrix& user_factors,
+               Matrix& item_factors, AlsReport* report) {
+    check_options(options);
+    if (cui_by_item.rows != cui_by_user.cols || cui_by_item.cols != cui_by_user.rows ||
+        cui_by_item.nnz() != cui_by_user.nnz())
+        fail("train_als: the by-item matrix ({}x{}, {} non-zeros) is not the transpose of the by-user one ({}x{}, {})",
+             cui_by_item.rows, cui_by_item.cols, cui_by_item.nnz(), cui_by_user.rows, cui_by_user.cols,
+             cui_by_user.nnz());
+    const auto start = std::chrono::steady_clock::now();
+    const int threads = resolve_threads(options.threads);
+    user_factors = Matrix(cui_by_user.rows, options.factors);
+    item_factors = Matrix(cui_by_user.cols, options.factors);
+    init_factors(user_factors, options.seed, 0, threads);
+    init_factors(item_factors, options.seed, 1, threads);
+    if (report) report->loss.clear();
+
+    Progress progress("als", options.iterations, options.quiet, "iterations");
+    for (int it = 0; it < options.iterations; ++it) {
+        als_update(cui_by_user, item_factors, user_factors, options);
+        als_update(cui_by_item, user_factors, item_factors, options);
+        if (options.compute_loss) {
+            double loss = als_loss(cui_by_user, user_factors, item_factors, options.regularization, threads);
+            if (report) report->loss.push_back(loss);
+            progress.note(fmt::format("loss {:.6g}", loss));
+        }
+        progress.add(1);
+    }
+    progress.finish();
+    if (report)
+        report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace encore

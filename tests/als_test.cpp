@@ -1,0 +1,438 @@
+#include "encore/models/als.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "encore/kernels/als_kernels.hpp"
+#include "encore/util/error.hpp"
+
+namespace encore {
+namespace {
+
+struct Problem {
+    Csr by_user, by_item;
+};
+
+// users x items at the given density with confidences as weighting produces them: most above 1,
+// some in (0, 1) (bm25), a few negative (dislikes).
+Problem random_problem(int users, int items, double density, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+    std::vector<std::int32_t> r, c;
+    std::vector<float> v;
+    for (int u = 0; u < users; ++u)
+        for (int i = 0; i < items; ++i)
+            if (unit(rng) < density) {
+                r.push_back(u);
+                c.push_back(i);
+                float kind = unit(rng), conf;
+                if (kind < 0.25f)
+                    conf = 0.05f + 0.9f * unit(rng);
+                else if (kind < 0.9f)
+                    conf = 1.0f + 30.0f * unit(rng);
+                else
+                    conf = -(0.5f + 10.0f * unit(rng));
+                v.push_back(conf);
+            }
+    Problem p;
+    p.by_user = Csr::from_triplets(users, items, r, c, v, 1);
+    p.by_item = p.by_user.transpose(1);
+    return p;
+}
+
+// |A x - b| / |b| for user u's normal equations, all in double and without any solver code.
+double normal_equation_residual(const Csr& cui, const Matrix& Y, const float* x, float lambda, std::int64_t u) {
+    const std::int64_t k = Y.cols();
+    std::vector<double> A(static_cast<std::size_t>(k * k), 0.0), b(static_cast<std::size_t>(k), 0.0);
+    for (std::int64_t i = 0; i < Y.rows(); ++i)
+        for (std::int64_t p = 0; p < k; ++p)
+            for (std::int64_t q = 0; q < k; ++q) A[static_cast<std::size_t>(p * k + q)] += double(Y(i, p)) * Y(i, q);
+    for (std::int64_t p = 0; p < k; ++p) A[static_cast<std::size_t>(p * k + p)] += lambda;
+    auto idx = cui.row_indices(u);
+    auto val = cui.row_values(u);
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+        double c = val[j], w = std::fabs(c) - 1.0;
+        for (std::int64_t p = 0; p < k; ++p) {
+            for (std::int64_t q = 0; q < k; ++q)
+                A[static_cast<std::size_t>(p * k + q)] += w * Y(idx[j], p) * Y(idx[j], q);
+            if (c > 0) b[static_cast<std::size_t>(p)] += c * Y(idx[j], p);
+        }
+    }
+    double rr = 0, bb = 0;
+    for (std::int64_t p = 0; p < k; ++p) {
+        double t = -b[static_cast<std::size_t>(p)];
+        for (std::int64_t q = 0; q < k; ++q) t += A[static_cast<std::size_t>(p * k + q)] * x[q];
+        rr += t * t;
+        bb += b[static_cast<std::size_t>(p)] * b[static_cast<std::size_t>(p)];
+    }
+    return std::sqrt(rr) / std::max(std::sqrt(bb), 1e-30);
+}
+
+bool same_bits(const Matrix& a, const Matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() && a.stride() == b.stride() &&
+           std::memcmp(a.data(), b.data(), a.storage().size_bytes()) == 0;
+}
+
+double max_abs_diff(const Matrix& a, const Matrix& b) {
+    double d = 0;
+    for (std::int64_t i = 0; i < a.rows(); ++i)
+        for (std::int64_t j = 0; j < a.cols(); ++j) d = std::max(d, std::fabs(double(a(i, j)) - b(i, j)));
+    return d;
+}
+
+double max_abs(const Matrix& a) {
+    double d = 0;
+    for (std::int64_t i = 0; i < a.rows(); ++i)
+        for (std::int64_t j = 0; j < a.cols(); ++j) d = std::max(d, std::fabs(double(a(i, j))));
+    return d;
+}
+
+AlsOptions options(AlsSolver solver, int factors, int iterations, int threads) {
+    AlsOptions o;
+    o.factors = factors;
+    o.regularization = 0.1f;
+    o.iterations = iterations;
+    o.solver = solver;
+    o.threads = threads;
+    o.seed = 42;
+    return o;
+}
+
+// ---- kernels: vectorised versions against the scalar references ----
+
+TEST(AlsKernels, MatchScalarReferences) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g;
+    for (std::int64_t s : {16, 20, 24, 48, 64, 80}) {  // AVX-512, portable, AVX2 paths
+        for (std::int64_t n : {0, 1, 3, 4, 7, 33}) {
+            std::vector<float> G(static_cast<std::size_t>(n * s)), w(static_cast<std::size_t>(n)),
+                a(static_cast<std::size_t>(n)), v(static_cast<std::size_t>(s));
+            for (auto* vec : {&G, &w, &a, &v})
+                for (auto& e : *vec) e = g(rng);
+            for (bool with_a : {false, true}) {
+                std::vector<float> out(static_cast<std::size_t>(s), 0.5f), ref(out);
+                kernels::weighted_rank1_pass(G.data(), n, s, w.data(), with_a ? a.data() : nullptr, -0.75f, v.data(),
+                                             out.data());
+                kernels::ref::weighted_rank1_pass(G.data(), n, s, w.data(), with_a ? a.data() : nullptr, -0.75f,
+                                                  v.data(), ref.data());
+                for (std::int64_t j = 0; j < s; ++j)
+                    ASSERT_NEAR(out[static_cast<std::size_t>(j)], ref[static_cast<std::size_t>(j)],
+                                1e-4f * (1 + std::fabs(ref[static_cast<std::size_t>(j)])))
+                        << "s=" << s << " n=" << n;
+            }
+            EXPECT_NEAR(kernels::dot(v.data(), v.data(), s), kernels::ref::dot(v.data(), v.data(), s), 1e-3f);
+        }
+        // symv over a symmetric matrix with k = s - 5 used columns and zero padding
+        const std::int64_t k = s - 5;
+        std::vector<float> M(static_cast<std::size_t>(s * s), 0.0f), v(static_cast<std::size_t>(s), 0.0f);
+        for (std::int64_t i = 0; i < k; ++i) {
+            v[static_cast<std::size_t>(i)] = g(rng);
+            for (std::int64_t j = 0; j <= i; ++j)
+                M[static_cast<std::size_t>(i * s + j)] = M[static_cast<std::size_t>(j * s + i)] = g(rng);
+        }
+        std::vector<float> out(static_cast<std::size_t>(s), 9.0f), ref(out);
+        kernels::symv(M.data(), k, s, v.data(), out.data());
+        kernels::ref::symv(M.data(), k, s, v.data(), ref.data());
+        for (std::int64_t j = 0; j < s; ++j)
+            ASSERT_NEAR(out[static_cast<std::size_t>(j)], ref[static_cast<std::size_t>(j)], 1e-4f);
+        for (std::int64_t j = k; j < s; ++j) EXPECT_EQ(out[static_cast<std::size_t>(j)], 0.0f);
+    }
+}
+
+TEST(AlsKernels, GatherRows) {
+    const std::int64_t s = 32;
+    std::vector<float> src(10 * s);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+    std::vector<std::int32_t> idx = {9, 0, 3, 3, 7, 1, 2, 8, 5, 6, 4};
+    std::vector<float> dst(idx.size() * s);
+    kernels::gather_rows(src.data(), s, idx.data(), static_cast<std::int64_t>(idx.size()), dst.data());
+    for (std::size_t i = 0; i < idx.size(); ++i)
+        for (std::int64_t j = 0; j < s; ++j) ASSERT_EQ(dst[i * s + j], src[idx[i] * s + j]);
+}
+
+// ---- the solvers ----
+
+TEST(AlsSolve, CholeskySatisfiesNormalEquations) {
+    auto p = random_problem(60, 40, 0.15, 1);
+    auto o = options(AlsSolver::cholesky, 8, 2, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);  // gives Y some structure first
+    als_update(p.by_user, Y, X, o);
+    for (std::int64_t u = 0; u < X.rows(); ++u) {
+        double rel = normal_equation_residual(p.by_user, Y, X.row(u), o.regularization, u);
+        if (p.by_user.row_nnz(u) > 0) {
+            EXPECT_LT(rel, 1e-4) << "user " << u;
+        }
+    }
+    // padding stays zero
+    for (std::int64_t u = 0; u < X.rows(); ++u)
+        for (std::int64_t j = X.cols(); j < X.stride(); ++j) ASSERT_EQ(X(u, j), 0.0f);
+}
+
+TEST(AlsSolve, ChunkedRowsGiveTheSameSolution) {
+    // Rows longer than the per-thread block are re-gathered chunk by chunk: the same equations, so
+    // the same solution up to summation order (one half-step: repeated CG steps amplify rounding).
+    auto p = random_problem(60, 40, 0.3, 2);
+    auto o = options(AlsSolver::cholesky, 8, 2, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg}) {
+        o.solver = solver;
+        Matrix whole = X.clone(), chunked = X.clone();
+        o.block_rows = 0;
+        als_update(p.by_user, Y, whole, o);
+        o.block_rows = 3;
+        als_update(p.by_user, Y, chunked, o);
+        EXPECT_LT(max_abs_diff(whole, chunked), 1e-5 * max_abs(whole)) << als_solver_name(solver);
+    }
+}
+
+TEST(AlsSolve, CgWithManyStepsMatchesCholesky) {
+    auto p = random_problem(60, 40, 0.15, 3);
+    auto o = options(AlsSolver::cholesky, 8, 2, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    Matrix exact = X.clone();
+    als_update(p.by_user, Y, exact, o);
+    for (bool from_zero : {true, false}) {
+        Matrix cg = from_zero ? Matrix(X.rows(), X.cols()) : X.clone();
+        auto oc = o;
+        oc.solver = AlsSolver::cg;
+        oc.cg_steps = 3 * o.factors;
+        als_update(p.by_user, Y, cg, oc);
+        EXPECT_LT(max_abs_diff(cg, exact), 1e-3 * max_abs(exact)) << (from_zero ? "from zero" : "warm");
+    }
+    // A few steps warm-started already come close (what makes 3 steps per iteration enough).
+    Matrix cg3 = X.clone();
+    auto oc = o;
+    oc.solver = AlsSolver::cg;
+    oc.cg_steps = 3;
+    als_update(p.by_user, Y, cg3, oc);
+    EXPECT_LT(max_abs_diff(cg3, exact), max_abs_diff(X, exact));
+}
+
+TEST(AlsSolve, LossNeverIncreasesWithCholesky) {
+    auto p = random_problem(60, 40, 0.15, 4);
+    auto o = options(AlsSolver::cholesky, 8, 8, 2);
+    o.compute_loss = true;
+    Matrix X, Y;
+    AlsReport report;
+    train_als(p.by_user, p.by_item, o, X, Y, &report);
+    ASSERT_EQ(report.loss.size(), 8u);
+    for (std::size_t t = 1; t < report.loss.size(); ++t)
+        EXPECT_LE(report.loss[t], report.loss[t - 1] * (1 + 1e-6)) << "iteration " << t;
+    EXPECT_LT(report.loss.back(), report.loss.front());
+    EXPECT_GT(report.seconds, 0.0);
+}
+
+TEST(AlsSolve, LossMatchesDenseBruteForce) {
+    auto p = random_problem(30, 25, 0.2, 5);
+    auto o = options(AlsSolver::cg, 6, 2, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    const float lambda = 0.3f;
+    double loss = 0, total_c = 0, norms = 0;
+    for (std::int64_t u = 0; u < X.rows(); ++u)
+        for (std::int64_t i = 0; i < Y.rows(); ++i) {
+            double v = p.by_user.at(u, static_cast<std::int32_t>(i));
+            double c = v == 0 ? 1.0 : std::fabs(v), pref = v > 0 ? 1.0 : 0.0, s = 0;
+            for (std::int64_t j = 0; j < X.cols(); ++j) s += double(X(u, j)) * Y(i, j);
+            loss += c * (pref - s) * (pref - s);
+            total_c += c;
+        }
+    for (const Matrix* m : {&X, &Y})
+        for (std::int64_t r = 0; r < m->rows(); ++r)
+            for (std::int64_t j = 0; j < m->cols(); ++j) norms += double((*m)(r, j)) * (*m)(r, j);
+    double expected = (loss + lambda * norms) / total_c;
+    EXPECT_NEAR(als_loss(p.by_user, X, Y, lambda, 2), expected, 1e-5 * expected);
+    EXPECT_EQ(als_loss(p.by_user, X, Y, lambda, 1), als_loss(p.by_user, X, Y, lambda, 2));
+}
+
+TEST(AlsSolve, DeterministicForSeedAndAcrossThreadCounts) {
+    // Each row's solve depends only on its own data and on a Gram matrix summed over a fixed
+    // partition, so the thread count does not change a single bit.
+    auto p = random_problem(80, 50, 0.15, 6);
+    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg}) {
+        auto o = options(solver, 10, 3, 2);
+        Matrix X1, Y1, X2, Y2, X3, Y3;
+        train_als(p.by_user, p.by_item, o, X1, Y1);
+        train_als(p.by_user, p.by_item, o, X2, Y2);
+        EXPECT_TRUE(same_bits(X1, X2) && same_bits(Y1, Y2)) << als_solver_name(solver);
+        o.threads = 1;
+        train_als(p.by_user, p.by_item, o, X3, Y3);
+        EXPECT_TRUE(same_bits(X1, X3) && same_bits(Y1, Y3)) << als_solver_name(solver);
+        o.seed = 43;
+        train_als(p.by_user, p.by_item, o, X3, Y3);
+        EXPECT_FALSE(same_bits(Y1, Y3)) << als_solver_name(solver);
+    }
+}
+
+TEST(AlsSolve, InitialisationIsUniformSmall) {
+    auto p = random_problem(40, 30, 0.1, 7);
+    auto o = options(AlsSolver::cg, 12, 0, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    double sum = 0;
+    for (const Matrix* m : {&X, &Y})
+        for (std::int64_t r = 0; r < m->rows(); ++r)
+            for (std::int64_t j = 0; j < m->stride(); ++j) {
+                float v = (*m)(r, j);
+                if (j >= m->cols()) {
+                    ASSERT_EQ(v, 0.0f);
+                    continue;
+                }
+                ASSERT_GE(v, 0.0f);
+                ASSERT_LT(v, 0.01f);
+                sum += v;
+            }
+    EXPECT_NEAR(sum / ((40 + 30) * 12), 0.005, 0.0005);
+    EXPECT_FALSE(std::equal(X.row(0), X.row(0) + 12, Y.row(0)));  // user and item streams differ
+}
+
+TEST(AlsSolve, DislikeScoresBelowUnplayed) {
+    // Users 0..9 play items 0, 1, 2 together; user 10 plays 0 and 1 and has not met item 2;
+    // user 11 plays 0 and 1 and dislikes item 2. Items 3, 4 form a separate taste.
+    std::vector<std::int32_t> r, c;
+    std::vector<float> v;
+    auto add = [&](int u, int i, float x) { r.push_back(u), c.push_back(i), v.push_back(x); };
+    for (int u = 0; u < 10; ++u)
+        for (int i = 0; i < 3; ++i) add(u, i, 10);
+    for (int u = 12; u < 20; ++u)
+        for (int i = 3; i < 5; ++i) add(u, i, 10);
+    add(10, 0, 10), add(10, 1, 10);
+    add(11, 0, 10), add(11, 1, 10), add(11, 2, -20);
+    auto by_user = Csr::from_triplets(20, 5, r, c, v, 1);
+    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg}) {
+        // Two factors for two tastes: no room to give user 10 a direction of its own.
+        auto o = options(solver, 2, 10, 1);
+        Matrix X, Y;
+        train_als(by_user, by_user.transpose(1), o, X, Y);
+        auto score = [&](int u, int i) { return kernels::ref::dot(X.row(u), Y.row(i), X.cols()); };
+        EXPECT_GT(score(10, 2), 0.3f) << als_solver_name(solver);  // unplayed: recommended
+        EXPECT_LT(score(11, 2), score(10, 2) - 0.3f) << als_solver_name(solver);
+        EXPECT_LT(score(11, 2), score(11, 0)) << als_solver_name(solver);
+    }
+}
+
+TEST(AlsSolve, PlantedGroupsAreNearestNeighbours) {
+    // Two groups of users with disjoint item sets: every item's nearest neighbour by cosine is an
+    // item of its own group.
+    std::mt19937 rng(8);
+    std::vector<std::int32_t> r, c;
+    std::vector<float> v;
+    const int users = 100, items = 20;
+    for (int u = 0; u < users; ++u) {
+        int base = u < users / 2 ? 0 : items / 2;
+        for (int i = base; i < base + items / 2; ++i)
+            if (rng() % 10 < 6) r.push_back(u), c.push_back(i), v.push_back(1.0f + static_cast<float>(rng() % 20));
+    }
+    auto by_user = Csr::from_triplets(users, items, r, c, v, 1);
+    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg}) {
+        // Enough regularization to shrink the components the fit does not need (with a tiny lambda an
+        // item may keep leftovers of its random start that blur cosines across groups).
+        auto o = options(solver, 8, 15, 2);
+        o.regularization = 1.0f;
+        Matrix X, Y;
+        train_als(by_user, by_user.transpose(1), o, X, Y);
+        for (int i = 0; i < items; ++i) {
+            int best = -1;
+            double best_cos = -2;
+            for (int j = 0; j < items; ++j) {
+                if (j == i) continue;
+                double d = kernels::dot_double(Y.row(i), Y.row(j), Y.cols());
+                double cosine = d / std::sqrt(kernels::dot_double(Y.row(i), Y.row(i), Y.cols()) *
+                                              kernels::dot_double(Y.row(j), Y.row(j), Y.cols()));
+                if (cosine > best_cos) best_cos = cosine, best = j;
+            }
+            EXPECT_EQ(best < items / 2, i < items / 2) << als_solver_name(solver) << " item " << i << " -> " << best;
+        }
+    }
+}
+
+TEST(AlsSolve, EmptyRowsGetZeroWithCholesky) {
+    auto by_user = Csr::from_triplets(3, 3, std::vector<std::int32_t>{0, 2}, std::vector<std::int32_t>{1, 1},
+                                      std::vector<float>{5, 5}, 1);
+    auto o = options(AlsSolver::cholesky, 4, 2, 2);
+    Matrix X, Y;
+    train_als(by_user, by_user.transpose(1), o, X, Y);
+    for (std::int64_t j = 0; j < X.cols(); ++j) EXPECT_EQ(X(1, j), 0.0f);
+    EXPECT_GT(kernels::dot(X.row(0), Y.row(1), X.cols()), 0.5f);
+}
+
+TEST(AlsOptions, SolverNames) {
+    EXPECT_EQ(parse_als_solver("cholesky"), AlsSolver::cholesky);
+    EXPECT_EQ(parse_als_solver("cg"), AlsSolver::cg);
+    EXPECT_EQ(als_solver_name(AlsSolver::cg), "cg");
+    EXPECT_EQ(als_solver_name(AlsSolver::cholesky), "cholesky");
+    try {
+        parse_als_solver("lu");
+        FAIL() << "expected OptionError";
+    } catch (const OptionError& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown ALS solver 'lu'"), std::string::npos) << e.what();
+    }
+}
+
+TEST(AlsOptions, RejectsBadOptionsAndShapes) {
+    auto p = random_problem(10, 8, 0.3, 9);
+    Matrix X, Y;
+    auto o = options(AlsSolver::cg, 4, 1, 1);
+    o.factors = 0;
+    EXPECT_THROW(train_als(p.by_user, p.by_item, o, X, Y), OptionError);
+    o = options(AlsSolver::cg, 4, 1, 1);
+    o.cg_steps = 0;
+    EXPECT_THROW(train_als(p.by_user, p.by_item, o, X, Y), OptionError);
+    o = options(AlsSolver::cg, 4, 1, 1);
+    o.regularization = -1;
+    EXPECT_THROW(train_als(p.by_user, p.by_item, o, X, Y), OptionError);
+    o = options(AlsSolver::cg, 4, 1, 1);
+    try {
+        train_als(p.by_user, p.by_user, o, X, Y);  // not the transpose
+        FAIL() << "expected Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not the transpose"), std::string::npos) << e.what();
+    }
+    train_als(p.by_user, p.by_item, o, X, Y);
+    Matrix wrong(X.rows() + 1, X.cols());
+    EXPECT_THROW(als_update(p.by_user, Y, wrong, o), Error);
+    // fold-in with an item index outside the model
+    auto gram = als_gram(Y, o.regularization, 1);
+    std::vector<std::int32_t> items = {100};
+    std::vector<float> conf = {1};
+    std::vector<float> x(static_cast<std::size_t>(Y.cols()));
+    EXPECT_THROW(als_solve_row(gram, Y, items, conf, x.data()), Error);
+}
+
+TEST(AlsSolve, SolveRowAgreesWithCholeskyUpdate) {
+    auto p = random_problem(30, 25, 0.2, 10);
+    auto o = options(AlsSolver::cholesky, 6, 2, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    als_update(p.by_user, Y, X, o);  // users solved against the final item factors
+    auto gram = als_gram(Y, o.regularization, 2);
+    for (std::int64_t u = 0; u < 5; ++u) {
+        std::vector<float> x(static_cast<std::size_t>(Y.cols()));
+        als_solve_row(gram, Y, p.by_user.row_indices(u), p.by_user.row_values(u), x.data());
+        for (std::int64_t j = 0; j < Y.cols(); ++j) EXPECT_NEAR(x[static_cast<std::size_t>(j)], X(u, j), 1e-4 * (1 + max_abs(X)));
+    }
+}
+
+TEST(AlsSolve, GramIsIndependentOfThreads) {
+    Matrix Y(20000, 24);
+    std::mt19937 rng(12);
+    std::normal_distribution<float> g;
+    for (std::int64_t i = 0; i < Y.rows(); ++i)
+        for (std::int64_t j = 0; j < Y.cols(); ++j) Y(i, j) = g(rng);
+    auto a = als_gram(Y, 0.5f, 1), b = als_gram(Y, 0.5f, 2), c = als_gram(Y, 0.5f, 3);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, c);
+    double d00 = 0;
+    for (std::int64_t i = 0; i < Y.rows(); ++i) d00 += double(Y(i, 0)) * Y(i, 0);
+    EXPECT_NEAR(a[0], d00 + 0.5, 1e-5 * d00);
+    EXPECT_EQ(a[1], a[static_cast<std::size_t>(Y.cols())]);  // exactly symmetric
+}
+
+}  // namespace
+}  // namespace encore
