@@ -91,3 +91,24 @@ TEST(Dataset, SaveLoadRoundTrip) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(Dataset, DefaultConstructedNameTableRoundTrips) {
+    testing::TempDir dir;
+    Dataset d;
+    d.users = StringTable::build({"u"});
+    d.items = StringTable::build({"i"});
+    std::vector<std::int32_t> r = {0}, c = {0};
+    std::vector<float> v = {1};
+    d.by_user = Csr::from_triplets(1, 1, r, c, v);
+    d.by_item = d.by_user.transpose();
+    save_dataset(d, dir.file("d.encd"));
+    auto e = load_dataset(dir.file("d.encd"));
+    EXPECT_EQ(e.item_names.size(), 0u);
+    EXPECT_EQ(e.item_label(0), "i");
+}
+
+}  // namespace
+}  // namespace encore

@@ -117,7 +117,12 @@ std::vector<std::string> StringTable::to_vector() const {
 }
 
 void StringTable::save(ContainerWriter& writer, const std::string& prefix) const {
-    writer.add_array(prefix + ".offsets", offsets_.span());
+    // A default-constructed table has no offsets at all; on disk every table has n + 1 of them.
+    static const std::uint64_t kEmptyOffsets[1] = {0};
+    if (offsets_.empty())
+        writer.add_array(prefix + ".offsets", std::span<const std::uint64_t>(kEmptyOffsets));
+    else
+        writer.add_array(prefix + ".offsets", offsets_.span());
     writer.add_array(prefix + ".bytes", bytes_.span());
     writer.add_array(prefix + ".sorted", sorted_.span());
 }

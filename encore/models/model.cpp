@@ -18,10 +18,6 @@ constexpr Magic kDatasetMagic = {'E', 'N', 'C', 'O', 'D', 'A', 'T', 'A'};
 // The model families this build can load.
 bool known_kind(std::string_view kind) { return kind == "als"; }
 
-// A default-constructed table has no offsets section content, which would not load back: an
-// empty table is written as a proper zero-entry table instead.
-const StringTable& savable(const StringTable& t, const StringTable& empty) { return t.size() == 0 ? empty : t; }
-
 void check_for_save(const Model& m) {
     if (!known_kind(m.kind)) fail("save_model: unknown model kind '{}'", m.kind);
     if (m.user_factors.cols() != m.item_factors.cols())
@@ -118,10 +114,9 @@ void save_model(const Model& model, const std::string& path) {
     out.add_text("meta", meta.dump());
     out.add_array("user_factors", model.user_factors.storage());
     out.add_array("item_factors", model.item_factors.storage());
-    const StringTable empty = StringTable::build({});
-    savable(model.users, empty).save(out, "users");
-    savable(model.items, empty).save(out, "items");
-    savable(model.item_names, empty).save(out, "names");
+    model.users.save(out, "users");
+    model.items.save(out, "items");
+    model.item_names.save(out, "names");
     save_csr(out, model.user_items, "user_items");
     out.add_array("weighting.length_norm", std::span<const float>(w.item_length_norm));
     out.write(path);
