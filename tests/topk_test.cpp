@@ -60,11 +60,11 @@ void expect_sorted_best_first(const std::vector<ScoredItem>& r) {
 }
 
 TEST(TopK, EqualsFullSortForManyK) {
-    // 70 queries (a full block of 64 and a partial one), 4100 targets (two full blocks of 2048 and a
-    // partial one, not a multiple of the scan width), an odd dimension.
+    // 70 queries (several query blocks, the last one partial), 1100 targets (two full blocks of 512
+    // and a partial one, not a multiple of the scan width), an odd dimension.
     auto Q = random_matrix(70, 13, 1);
-    auto T = random_matrix(4100, 13, 2);
-    for (int k : {0, 1, 5, 17, 100, 4100, 5000}) {
+    auto T = random_matrix(1100, 13, 2);
+    for (int k : {0, 1, 5, 17, 100, 1100, 5000}) {
         auto r = top_k_rows(Q, T, {}, {.k = k, .threads = 2});
         ASSERT_EQ(r.size(), 70u);
         for (std::int64_t q = 0; q < Q.rows(); q += (k > 1000 ? 23 : 1)) {
@@ -75,8 +75,8 @@ TEST(TopK, EqualsFullSortForManyK) {
 }
 
 TEST(TopK, BlockBoundarySizes) {
-    for (std::int64_t nt : {1, 15, 16, 17, 2047, 2048, 2049}) {
-        for (std::int64_t nq : {1, 63, 64, 65}) {
+    for (std::int64_t nt : {1, 15, 16, 17, 511, 512, 513, 1025}) {
+        for (std::int64_t nq : {1, 15, 16, 17, 255, 256, 257, 2049}) {
             auto Q = random_matrix(nq, 8, static_cast<std::uint32_t>(nt * 7 + nq));
             auto T = random_matrix(nt, 8, static_cast<std::uint32_t>(nt * 11 + nq));
             auto r = top_k_rows(Q, T, {}, {.k = 10, .threads = 2});
@@ -91,7 +91,7 @@ TEST(TopK, BlockBoundarySizes) {
 
 TEST(TopK, TiesGoToLowerId) {
     // Every target scores the same except a few; ties must be resolved by ascending id, including
-    // across target blocks (3000 targets > one block).
+    // across target blocks (3000 targets, several blocks).
     Matrix Q(2, 4);
     Q(0, 0) = 1;
     Q(1, 0) = -1;
@@ -249,7 +249,7 @@ TEST(TopK, ScanKernelMatchesScalar) {
         for (auto& x : s) x = u(rng);
         if (trial % 7 == 0) s[trial % kernels::kScanWidth] = std::numeric_limits<float>::quiet_NaN();
         float t = u(rng) + 0.5f;
-        EXPECT_EQ(kernels::any_greater(s, t), kernels::any_greater_scalar(s, t)) << trial;
+        EXPECT_EQ(kernels::greater_mask(s, t), kernels::greater_mask_scalar(s, t)) << trial;
     }
 }
 
