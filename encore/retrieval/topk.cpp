@@ -35,6 +35,7 @@ constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstRowMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using RowMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 using ColMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 using ConstColMap = Eigen::Map<const ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 using ColMap = Eigen::Map<ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
@@ -177,13 +178,17 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
     const std::int64_t n_blocks = (nq + qblock - 1) / qblock;
     threads = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), n_blocks));
 
-    // The targets transposed (column-major n_set x dim): the GEMM computes each score block as
-    // targets x queries^T, and packing a column-major left operand is a plain copy, where packing the
-    // row-major rows costs a transpose per block (measured: a sixth of the GEMM time).
-    std::vector<float> Tt(static_cast<std::size_t>(n_set * dim));
+    // With many queries, the targets transposed once (column-major n_set x dim): the GEMM computes
+    // each score block as targets x queries^T, and packing a column-major left operand is a plain
+    // copy, where packing row-major rows costs a transpose per block (measured: a sixth of the GEMM
+    // time). A few queries read the targets once or twice, so the copy would not pay for itself.
+    const bool transposed = nq >= 64;
+    std::vector<float> Tt(transposed ? static_cast<std::size_t>(n_set * dim) : 0);
+    if (transposed) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (n_set * dim >= (1 << 18))
-    for (std::int64_t t = 0; t < n_set; ++t)
-        for (std::int64_t j = 0; j < dim; ++j) Tt[static_cast<std::size_t>(j * n_set + t)] = T(t, j);
+        for (std::int64_t t = 0; t < n_set; ++t)
+            for (std::int64_t j = 0; j < dim; ++j) Tt[static_cast<std::size_t>(j * n_set + t)] = T(t, j);
+    }
 
 #pragma omp parallel num_threads(threads)
     {
@@ -204,9 +209,16 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
                 ConstRowMap Q(queries.row(q0), qn, dim, Eigen::OuterStride<>(queries.stride()));
                 for (std::int64_t t0 = 0; t0 < n_set; t0 += tblock) {
                     const std::int64_t tn = std::min(tblock, n_set - t0);
-                    ConstColMap Tb(Tt.data() + t0, tn, dim, Eigen::OuterStride<>(n_set));
-                    ColMap S(scores.data(), tn, qn, Eigen::OuterStride<>(tblock));
-                    S.noalias() = Tb * Q.transpose();
+                    // Either way, query q's scores land contiguous at scores + q * tblock.
+                    if (transposed) {
+                        ConstColMap Tb(Tt.data() + t0, tn, dim, Eigen::OuterStride<>(n_set));
+                        ColMap S(scores.data(), tn, qn, Eigen::OuterStride<>(tblock));
+                        S.noalias() = Tb * Q.transpose();
+                    } else {
+                        ConstRowMap Tb(T.row(t0), tn, dim, Eigen::OuterStride<>(T.stride()));
+                        RowMap S(scores.data(), qn, tn, Eigen::OuterStride<>(tblock));
+                        S.noalias() = Q * Tb.transpose();
+                    }
                     for (std::int64_t q = 0; q < qn; ++q)
                         select_block(sel[static_cast<std::size_t>(q)], scores.data() + q * tblock, t0, tn, set);
                 }
