@@ -1,0 +1,308 @@
+// The queries a model answers. Every ranking goes through top_k_rows / top_k_one; this file only picks
+// the query and target matrices (normalised for cosine), the filters, and adds explanations.
+#include "encore/retrieval/queries.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+#include <Eigen/Dense>
+#include <fmt/format.h>
+
+#include "encore/models/als.hpp"
+#include "encore/util/error.hpp"
+#include "encore/util/threads.hpp"
+
+namespace encore {
+
+namespace {
+
+void check_n(int n) {
+    if (n < 0) fail("number of results must be at least 0, got {}", n);
+}
+
+void check_item(const Model& model, std::int64_t item) {
+    if (item < 0 || item >= model.n_items()) fail("item index {} out of range (model has {} items)", item, model.n_items());
+}
+
+void check_user(const Model& model, std::int64_t user) {
+    if (user < 0 || user >= model.n_users()) fail("user index {} out of range (model has {} users)", user, model.n_users());
+}
+
+// Exact key, exact display name, then display name or key ignoring case (lowest index wins).
+std::optional<std::int32_t> find_item(const Model& model, std::string_view s) {
+    if (auto i = model.items.find(s)) return static_cast<std::int32_t>(*i);
+    if (auto i = model.item_names.find(s)) return static_cast<std::int32_t>(*i);
+    auto by_name = model.item_names.find_case_insensitive(s);
+    if (!by_name.empty()) return static_cast<std::int32_t>(by_name.front());
+    auto by_key = model.items.find_case_insensitive(s);
+    if (!by_key.empty()) return static_cast<std::int32_t>(by_key.front());
+    return std::nullopt;
+}
+
+// "; did you mean: A, B, C?" from the closest names then keys, or "" when nothing is close.
+std::string suggestion_suffix(std::initializer_list<const StringTable*> tables, std::string_view s) {
+    std::vector<std::string_view> picks;
+    for (const StringTable* t : tables)
+        for (auto i : t->closest(s, 3)) {
+            std::string_view v = (*t)[i];
+            if (picks.size() < 3 && std::find(picks.begin(), picks.end(), v) == picks.end()) picks.push_back(v);
+        }
+    if (picks.empty()) return {};
+    return fmt::format("; did you mean: {}?", fmt::join(picks, ", "));
+}
+
+std::span<const std::int32_t> played_items(const Model& model, std::int64_t user) {
+    if (model.user_items.rows == 0) return {};
+    if (model.user_items.rows != model.n_users())
+        fail("model has {} users but its user-item matrix has {} rows", model.n_users(), model.user_items.rows);
+    return model.user_items.row_indices(user);
+}
+
+std::vector<Recommendation> to_recommendations(const std::vector<ScoredItem>& scored) {
+    std::vector<Recommendation> out;
+    out.reserve(scored.size());
+    for (const auto& s : scored) out.push_back({s.id, s.score, {}});
+    return out;
+}
+
+// One user's side of implicit's explanation: W_u = YtY + lambda I + sum (|c| - 1) y y^T, factorised once;
+// each item then costs one solve plus one dot product per played item.
+class UserExplainer {
+public:
+    UserExplainer(const std::vector<float>& gram, const Matrix& Y, std::span<const std::int32_t> items,
+                  std::span<const float> conf)
+        : Y_(Y), items_(items), conf_(conf) {
+        const auto k = Y.cols();
+        // Double: the split must add up to x_u . y_i, and W_u can be poorly conditioned for heavy users.
+        Eigen::MatrixXd W = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                                gram.data(), k, k)
+                                .cast<double>();
+        for (std::size_t j = 0; j < items.size(); ++j) {
+            Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXf>(Y.row(items[j]), k).cast<double>();
+            W.noalias() += (std::fabs(static_cast<double>(conf[j])) - 1.0) * (y * y.transpose());
+        }
+        ldlt_.compute(W);
+    }
+
+    std::vector<Contribution> explain(std::int32_t item, int n, float* total_score) const {
+        const auto k = Y_.cols();
+        Eigen::VectorXd weighted =
+            ldlt_.solve(Eigen::Map<const Eigen::VectorXf>(Y_.row(item), k).cast<double>());
+        std::vector<Contribution> all;
+        double total = 0;
+        for (std::size_t j = 0; j < items_.size(); ++j) {
+            if (!(conf_[j] > 0)) continue;  // dislikes shape W_u but add nothing to the score
+            double c = static_cast<double>(conf_[j]) *
+                       weighted.dot(Eigen::Map<const Eigen::VectorXf>(Y_.row(items_[j]), k).cast<double>());
+            total += c;
+            all.push_back({items_[j], static_cast<float>(c)});
+        }
+        if (total_score) *total_score = static_cast<float>(total);
+        auto better = [](const Contribution& a, const Contribution& b) {
+            return a.score > b.score || (a.score == b.score && a.item < b.item);
+        };
+        const std::size_t keep = std::min(all.size(), static_cast<std::size_t>(std::max(n, 0)));
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(), better);
+        all.resize(keep);
+        return all;
+    }
+
+private:
+    const Matrix& Y_;
+    std::span<const std::int32_t> items_;
+    std::span<const float> conf_;
+    Eigen::LDLT<Eigen::MatrixXd> ldlt_;
+};
+
+void add_explanations(std::vector<Recommendation>& recs, const UserExplainer& explainer, int n) {
+    for (auto& r : recs) r.because = explainer.explain(r.id, n, nullptr);
+}
+
+TopKFilter item_filter(const Model& model, const ItemFilter& filter) {
+    if (!filter.allowed.empty() && static_cast<std::int64_t>(filter.allowed.size()) != model.n_items())
+        fail("item filter has {} entries but the model has {} items", filter.allowed.size(), model.n_items());
+    TopKFilter f;
+    f.allowed = filter.span();
+    return f;
+}
+
+// Items listed in a file, one per line by key or display name; blank lines and #comments skipped.
+std::vector<std::int32_t> read_item_list(const Model& model, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    std::vector<std::int32_t> out;
+    std::string line;
+    std::int64_t line_no = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        std::string_view s = line;
+        while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        if (line_no == 1 && s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);  // UTF-8 byte order mark
+        if (s.empty() || s.front() == '#') continue;
+        auto item = find_item(model, s);
+        if (!item)
+            throw ParseError(path, line_no,
+                             fmt::format("unknown item '{}'{}", s,
+                                         suggestion_suffix({&model.item_names, &model.items}, s)));
+        out.push_back(*item);
+    }
+    if (in.bad()) throw Error(fmt::format("{}: read error: {}", path, std::strerror(errno)));
+    return out;
+}
+
+}  // namespace
+
+ItemFilter ItemFilter::from_files(const Model& model, const std::string& only_file, const std::string& exclude_file) {
+    ItemFilter f;
+    if (only_file.empty() && exclude_file.empty()) return f;
+    f.allowed.assign(static_cast<std::size_t>(model.n_items()), only_file.empty() ? 1 : 0);
+    if (!only_file.empty())
+        for (auto i : read_item_list(model, only_file)) f.allowed[static_cast<std::size_t>(i)] = 1;
+    if (!exclude_file.empty())
+        for (auto i : read_item_list(model, exclude_file)) f.allowed[static_cast<std::size_t>(i)] = 0;
+    return f;
+}
+
+std::int32_t resolve_item(const Model& model, std::string_view key_or_name) {
+    if (auto i = find_item(model, key_or_name)) return *i;
+    throw Error(fmt::format("unknown item '{}'{}", key_or_name,
+                            suggestion_suffix({&model.item_names, &model.items}, key_or_name)));
+}
+
+std::int32_t resolve_user(const Model& model, std::string_view user_id) {
+    if (auto u = model.users.find(user_id)) return static_cast<std::int32_t>(*u);
+    throw Error(fmt::format("unknown user '{}'{}", user_id, suggestion_suffix({&model.users}, user_id)));
+}
+
+std::vector<Recommendation> related_items(const Model& model, std::int32_t item, const ItemFilter& filter,
+                                          const QueryOptions& options) {
+    check_item(model, item);
+    check_n(options.n);
+    Matrix normalized = normalized_rows(model.item_factors, options.threads);
+    TopKFilter f = item_filter(model, filter);
+    const std::int32_t self[1] = {item};
+    f.excluded = [&self](std::int64_t) { return std::span<const std::int32_t>(self); };
+    return to_recommendations(top_k_one(normalized.row_span(item), normalized, f, options.n, item));
+}
+
+std::vector<std::vector<Recommendation>> related_all(const Model& model, const ItemFilter& filter,
+                                                     const QueryOptions& options) {
+    check_n(options.n);
+    Matrix normalized = normalized_rows(model.item_factors, options.threads);
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(model.n_items()));
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
+    TopKFilter f = item_filter(model, filter);
+    f.excluded = [&ids](std::int64_t q) { return std::span<const std::int32_t>(ids).subspan(static_cast<std::size_t>(q), 1); };
+    auto scored = top_k_rows(normalized, normalized, f,
+                             {.k = options.n, .threads = options.threads, .progress = options.progress});
+    std::vector<std::vector<Recommendation>> out(scored.size());
+    for (std::size_t q = 0; q < scored.size(); ++q) out[q] = to_recommendations(scored[q]);
+    return out;
+}
+
+std::vector<Recommendation> recommend_user(const Model& model, std::int32_t user, const ItemFilter& filter,
+                                           const QueryOptions& options) {
+    check_user(model, user);
+    check_n(options.n);
+    auto played = played_items(model, user);
+    TopKFilter f = item_filter(model, filter);
+    if (options.filter_played) f.excluded = [played](std::int64_t) { return played; };
+    auto recs = to_recommendations(top_k_one(model.user_factors.row_span(user), model.item_factors, f, options.n, user));
+    if (options.explain > 0 && !recs.empty()) {
+        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+        auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
+        add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+    }
+    return recs;
+}
+
+std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const ItemFilter& filter,
+                                                       const QueryOptions& options) {
+    check_n(options.n);
+    if (model.user_items.rows != 0 && model.user_items.rows != model.n_users())
+        fail("model has {} users but its user-item matrix has {} rows", model.n_users(), model.user_items.rows);
+    TopKFilter f = item_filter(model, filter);
+    if (options.filter_played && model.user_items.rows != 0)
+        f.excluded = [&model](std::int64_t u) { return model.user_items.row_indices(u); };
+    auto scored = top_k_rows(model.user_factors, model.item_factors, f,
+                             {.k = options.n, .threads = options.threads, .progress = options.progress});
+    std::vector<std::vector<Recommendation>> out(scored.size());
+    for (std::size_t u = 0; u < scored.size(); ++u) out[u] = to_recommendations(scored[u]);
+    if (options.explain > 0 && options.n > 0) {
+        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+        const auto n_users = static_cast<std::int64_t>(out.size());
+        const int threads = resolve_threads(options.threads);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
+        for (std::int64_t u = 0; u < n_users; ++u) {
+            auto& recs = out[static_cast<std::size_t>(u)];
+            if (recs.empty()) continue;
+            auto played = played_items(model, u);
+            auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(u);
+            add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+        }
+    }
+    return out;
+}
+
+std::vector<Recommendation> recommend_new_user(const Model& model, std::span<const std::int32_t> items,
+                                               std::span<const float> values, const ItemFilter& filter,
+                                               const QueryOptions& options) {
+    check_n(options.n);
+    if (items.empty()) fail("a new user needs at least one played item");
+    if (!values.empty() && values.size() != items.size())
+        fail("{} items but {} values for the new user", items.size(), values.size());
+    for (auto i : items) check_item(model, i);
+    // Sorted, duplicates summed (as for training data): the solve wants one entry per item and the
+    // played-items filter wants ids in order.
+    std::vector<std::size_t> order(items.size());
+    for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return items[a] < items[b]; });
+    std::vector<std::int32_t> ids;
+    std::vector<float> raw;
+    for (auto j : order) {
+        float v = values.empty() ? 1.0f : values[j];
+        if (!ids.empty() && ids.back() == items[j]) {
+            raw.back() += v;
+        } else {
+            ids.push_back(items[j]);
+            raw.push_back(v);
+        }
+    }
+    std::vector<float> conf = weigh_row(ids, raw, model.weighting);
+    auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+    std::vector<float> x(static_cast<std::size_t>(model.factors()));
+    als_solve_row(gram, model.item_factors, ids, conf, x.data());
+
+    TopKFilter f = item_filter(model, filter);
+    if (options.filter_played) f.excluded = [&ids](std::int64_t) { return std::span<const std::int32_t>(ids); };
+    auto recs = to_recommendations(top_k_one(x, model.item_factors, f, options.n, 0));
+    if (options.explain > 0 && !recs.empty())
+        add_explanations(recs, UserExplainer(gram, model.item_factors, ids, conf), options.explain);
+    return recs;
+}
+
+std::vector<Recommendation> similar_users(const Model& model, std::int32_t user, const QueryOptions& options) {
+    check_user(model, user);
+    check_n(options.n);
+    Matrix normalized = normalized_rows(model.user_factors, options.threads);
+    TopKFilter f;
+    const std::int32_t self[1] = {user};
+    f.excluded = [&self](std::int64_t) { return std::span<const std::int32_t>(self); };
+    return to_recommendations(top_k_one(normalized.row_span(user), normalized, f, options.n, user));
+}
+
+std::vector<Contribution> explain(const Model& model, std::span<const std::int32_t> played,
+                                  std::span<const float> conf, std::int32_t item, int n, float* total_score) {
+    check_item(model, item);
+    check_n(n);
+    if (played.size() != conf.size()) fail("explain: {} played items but {} confidences", played.size(), conf.size());
+    for (auto j : played) check_item(model, j);
+    auto gram = als_gram(model.item_factors, model.regularization, 0);
+    return UserExplainer(gram, model.item_factors, played, conf).explain(item, n, total_score);
+}
+
+}  // namespace encore

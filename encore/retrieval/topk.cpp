@@ -1,0 +1,268 @@
+// Exact top-k by blocked GEMM + bounded selection.
+//
+// Queries are cut into blocks of up to kQueryBlock rows and targets into blocks of kTargetBlock rows, so
+// one block of scores (queries x targets) stays in L2 between the GEMM that writes it and the selection
+// that reads it. Each query keeps a min-heap of its k best; targets are visited in ascending id order, so
+// a later candidate that only ties the current k-th can never win (ties go to the lower id) and the test
+// for "may enter" is a single strict compare against the k-th score. Only the few candidates that pass
+// it look at the allowed mask and the query's sorted excluded list (a merge walk whose cursor only moves
+// forward, because ids only grow).
+#include "encore/retrieval/topk.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <Eigen/Dense>
+
+#include "encore/kernels/topk_scan.hpp"
+#include "encore/util/error.hpp"
+#include "encore/util/progress.hpp"
+#include "encore/util/threads.hpp"
+
+namespace encore {
+
+namespace {
+
+// 256 x 512 scores (512 KB) stay in L2 between the GEMM and the scan; 256 queries per block amortise
+// packing each target block (measured on AVX-512: 64 x 2048 cost ~10% more).
+constexpr std::int64_t kQueryBlock = 256;
+constexpr std::int64_t kTargetBlock = 512;
+// Heaps of all queries in a block share one buffer; with a huge k the block shrinks to keep it bounded.
+constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstRowMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using RowMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ColMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using ConstColMap = Eigen::Map<const ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ColMap = Eigen::Map<ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// a ranks strictly below b: lower score, or the same score and a higher id.
+inline bool worse(const ScoredItem& a, const ScoredItem& b) {
+    return a.score < b.score || (a.score == b.score && a.id > b.id);
+}
+
+// The k best seen so far for one query; heap[0] is the worst kept.
+struct Selection {
+    ScoredItem* heap = nullptr;
+    std::int32_t k = 0, size = 0;
+    std::span<const std::int32_t> excluded;
+    std::size_t excluded_pos = 0;
+
+    bool full() const { return size == k; }
+    // A candidate must score strictly above this to enter (valid only when full()).
+    float threshold() const { return heap[0].score; }
+
+    bool is_excluded(std::int32_t id) {
+        while (excluded_pos < excluded.size() && excluded[excluded_pos] < id) ++excluded_pos;
+        return excluded_pos < excluded.size() && excluded[excluded_pos] == id;
+    }
+
+    void push(std::int32_t id, float score) {
+        if (std::isnan(score)) score = -std::numeric_limits<float>::infinity();  // keeps the order total
+        ScoredItem item{id, score};
+        if (size < k) {  // sift up
+            std::int32_t i = size++;
+            while (i > 0) {
+                std::int32_t parent = (i - 1) / 2;
+                if (!worse(item, heap[parent])) break;
+                heap[i] = heap[parent];
+                i = parent;
+            }
+            heap[i] = item;
+            return;
+        }
+        if (!worse(heap[0], item)) return;
+        std::int32_t i = 0;  // replace the root, sift down
+        for (;;) {
+            std::int32_t child = 2 * i + 1;
+            if (child >= size) break;
+            if (child + 1 < size && worse(heap[child + 1], heap[child])) ++child;
+            if (!worse(heap[child], item)) break;
+            heap[i] = heap[child];
+            i = child;
+        }
+        heap[i] = item;
+    }
+
+    std::vector<ScoredItem> sorted() const {
+        std::vector<ScoredItem> out(heap, heap + size);
+        std::sort(out.begin(), out.end(), [](const ScoredItem& a, const ScoredItem& b) { return worse(b, a); });
+        return out;
+    }
+};
+
+// Where the targets really are: the caller's matrix, or a compacted copy of the allowed rows.
+struct TargetSet {
+    const Matrix* matrix = nullptr;
+    std::span<const std::int32_t> ids;        // local row -> target id; empty = identity
+    std::span<const std::uint8_t> allowed;    // still to check; empty = all allowed
+};
+
+// Offers one block of scores (targets [t0, t0 + count) of the set) to a query's selection.
+inline void select_block(Selection& sel, const float* scores, std::int64_t t0, std::int64_t count,
+                         const TargetSet& set) {
+    auto offer = [&](std::int64_t j) {
+        std::int64_t local = t0 + j;
+        auto id = set.ids.empty() ? static_cast<std::int32_t>(local) : set.ids[static_cast<std::size_t>(local)];
+        if (!set.allowed.empty() && !set.allowed[static_cast<std::size_t>(id)]) return;
+        if (sel.is_excluded(id)) return;
+        sel.push(id, scores[j]);
+    };
+    std::int64_t j = 0;
+    while (j < count && !sel.full()) offer(j++);  // filling: every allowed candidate enters
+    if (sel.k == 0) return;
+    constexpr std::int64_t W = kernels::kScanWidth;
+    for (; j < count && j % W != 0; ++j)
+        if (scores[j] > sel.threshold()) offer(j);
+    for (; j + W <= count; j += W) {
+        // One vector compare rejects a whole chunk in the common case; otherwise visit only the set
+        // bits, re-checking each against the threshold as it rises.
+        std::uint32_t mask = kernels::greater_mask(scores + j, sel.threshold());
+        while (mask != 0) {
+            const std::int64_t i = j + std::countr_zero(mask);
+            mask &= mask - 1;
+            if (scores[i] > sel.threshold()) offer(i);
+        }
+    }
+    for (; j < count; ++j)
+        if (scores[j] > sel.threshold()) offer(j);
+}
+
+void check_filter(const TopKFilter& filter, std::int64_t n_targets) {
+    if (!filter.allowed.empty() && static_cast<std::int64_t>(filter.allowed.size()) != n_targets)
+        fail("top-k: allowed mask has {} entries for {} targets", filter.allowed.size(), n_targets);
+}
+
+// The shared core: rows [0, queries.rows()) of queries, reported to the filter as query_offset + row.
+std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Matrix& targets,
+                                                const TopKFilter& filter, int k, int threads,
+                                                Progress* progress, std::int64_t query_offset) {
+    if (queries.cols() != targets.cols())
+        fail("top-k: queries have {} columns but targets have {}", queries.cols(), targets.cols());
+    const std::int64_t nq = queries.rows(), nt = targets.rows(), dim = queries.cols();
+    check_filter(filter, nt);
+    std::vector<std::vector<ScoredItem>> results(static_cast<std::size_t>(nq));
+    if (nq == 0) return results;
+
+    // With a mask and many queries, score only the allowed rows: a copy costs one pass over the
+    // targets, the GEMM it saves costs a pass per query.
+    TargetSet set{&targets, {}, filter.allowed};
+    Matrix compact;
+    std::vector<std::int32_t> compact_ids;
+    if (!filter.allowed.empty() && nq >= 16) {
+        for (std::int64_t t = 0; t < nt; ++t)
+            if (filter.allowed[static_cast<std::size_t>(t)]) compact_ids.push_back(static_cast<std::int32_t>(t));
+        if (static_cast<std::int64_t>(compact_ids.size()) < nt) {
+            compact = Matrix(static_cast<std::int64_t>(compact_ids.size()), dim);
+            for (std::size_t r = 0; r < compact_ids.size(); ++r)
+                std::memcpy(compact.row(static_cast<std::int64_t>(r)), targets.row(compact_ids[r]),
+                            static_cast<std::size_t>(dim) * sizeof(float));
+            set = TargetSet{&compact, compact_ids, {}};
+        } else {
+            set.allowed = {};  // everything allowed
+        }
+    }
+    const Matrix& T = *set.matrix;
+    const std::int64_t n_set = T.rows();
+    const std::int32_t keff = static_cast<std::int32_t>(std::clamp<std::int64_t>(k, 0, n_set));
+    // Smaller blocks when there are few queries, so that they still spread over threads; the size
+    // depends on the problem only, never on the thread count, so results do not either.
+    const std::int64_t spread = std::clamp<std::int64_t>((nq + 8 * 16 - 1) / (8 * 16) * 16, 16, kQueryBlock);
+    const std::int64_t qblock =
+        std::clamp<std::int64_t>(kHeapBudget / std::max<std::int64_t>(keff, 1), 1, spread);
+    const std::int64_t tblock = std::min<std::int64_t>(kTargetBlock, std::max<std::int64_t>(n_set, 1));
+    const std::int64_t n_blocks = (nq + qblock - 1) / qblock;
+    threads = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), n_blocks));
+
+    // With many queries, the targets transposed once (column-major n_set x dim): the GEMM computes
+    // each score block as targets x queries^T, and packing a column-major left operand is a plain
+    // copy, where packing row-major rows costs a transpose per block (measured: a sixth of the GEMM
+    // time). A few queries read the targets once or twice, so the copy would not pay for itself.
+    const bool transposed = nq >= 64;
+    std::vector<float> Tt(transposed ? static_cast<std::size_t>(n_set * dim) : 0);
+    if (transposed) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_set * dim >= (1 << 18))
+        for (std::int64_t t = 0; t < n_set; ++t)
+            for (std::int64_t j = 0; j < dim; ++j) Tt[static_cast<std::size_t>(j * n_set + t)] = T(t, j);
+    }
+
+#pragma omp parallel num_threads(threads)
+    {
+        // Per-thread buffers, allocated once and reused for every block.
+        std::vector<float> scores(static_cast<std::size_t>(qblock * tblock));
+        std::vector<ScoredItem> heaps(static_cast<std::size_t>(qblock) * static_cast<std::size_t>(keff));
+        std::vector<Selection> sel(static_cast<std::size_t>(qblock));
+
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t b = 0; b < n_blocks; ++b) {
+            const std::int64_t q0 = b * qblock, qn = std::min(qblock, nq - q0);
+            for (std::int64_t q = 0; q < qn; ++q) {
+                auto& s = sel[static_cast<std::size_t>(q)];
+                s = Selection{heaps.data() + q * keff, keff, 0, {}, 0};
+                if (filter.excluded) s.excluded = filter.excluded(query_offset + q0 + q);
+            }
+            if (keff > 0) {
+                ConstRowMap Q(queries.row(q0), qn, dim, Eigen::OuterStride<>(queries.stride()));
+                for (std::int64_t t0 = 0; t0 < n_set; t0 += tblock) {
+                    const std::int64_t tn = std::min(tblock, n_set - t0);
+                    // Either way, query q's scores land contiguous at scores + q * tblock.
+                    if (transposed) {
+                        ConstColMap Tb(Tt.data() + t0, tn, dim, Eigen::OuterStride<>(n_set));
+                        ColMap S(scores.data(), tn, qn, Eigen::OuterStride<>(tblock));
+                        S.noalias() = Tb * Q.transpose();
+                    } else {
+                        ConstRowMap Tb(T.row(t0), tn, dim, Eigen::OuterStride<>(T.stride()));
+                        RowMap S(scores.data(), qn, tn, Eigen::OuterStride<>(tblock));
+                        S.noalias() = Q * Tb.transpose();
+                    }
+                    for (std::int64_t q = 0; q < qn; ++q)
+                        select_block(sel[static_cast<std::size_t>(q)], scores.data() + q * tblock, t0, tn, set);
+                }
+            }
+            for (std::int64_t q = 0; q < qn; ++q)
+                results[static_cast<std::size_t>(q0 + q)] = sel[static_cast<std::size_t>(q)].sorted();
+            if (progress) progress->add(static_cast<double>(qn));
+        }
+    }
+    return results;
+}
+
+}  // namespace
+
+std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
+                                                const TopKFilter& filter, const TopKOptions& options) {
+    return top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0);
+}
+
+std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,
+                                  int k, std::int64_t query_index) {
+    if (static_cast<std::int64_t>(query.size()) != targets.cols())
+        fail("top-k: query has {} values but targets have {} columns", query.size(), targets.cols());
+    Matrix q(1, targets.cols());
+    std::copy(query.begin(), query.end(), q.row(0));
+    return std::move(top_k_core(q, targets, filter, k, 1, nullptr, query_index)[0]);
+}
+
+Matrix normalized_rows(const Matrix& m, int threads) {
+    Matrix out = m.clone();
+    const std::int64_t n = out.rows(), dim = out.cols();
+    threads = resolve_threads(threads);
+    // Small matrices: a parallel region costs more than the work.
+#pragma omp parallel for num_threads(threads) schedule(static) if (n * dim >= (1 << 18))
+    for (std::int64_t i = 0; i < n; ++i) {
+        float* r = out.row(i);
+        double norm2 = 0;
+        for (std::int64_t j = 0; j < dim; ++j) norm2 += static_cast<double>(r[j]) * r[j];
+        if (norm2 > 0) {
+            const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
+            for (std::int64_t j = 0; j < dim; ++j) r[j] *= inv;
+        }
+    }
+    return out;
+}
+
+}  // namespace encore
