@@ -1,5 +1,6 @@
 #include "encore/data/ingest.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <filesystem>
 #include <limits>
@@ -118,108 +119,178 @@ std::string quoted(std::string_view s) {
 // ---------------------------------------------------------------------------------------------
 // Dictionaries: string key -> dense id in insertion order.
 
-// Open addressing with linear probing. A slot holds (hash high 32 bits << 32) | (id + 1), 0 = empty;
-// the tag avoids most key comparisons (which touch the key bytes, usually a cache miss).
-class SlotTable {
+// Equality of two n-byte keys, inlined: word compares with an overlapping last word (keys are short,
+// and a libc memcmp call per row costs more than the compare itself).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) {
+    if (n >= 8) {
+        std::uint64_t diff = 0;
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t x, y;
+            std::memcpy(&x, a + i, 8);
+            std::memcpy(&y, b + i, 8);
+            diff |= x ^ y;
+        }
+        std::uint64_t x, y;
+        std::memcpy(&x, a + n - 8, 8);
+        std::memcpy(&y, b + n - 8, 8);
+        return (diff | (x ^ y)) == 0;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+// Key -> dense id in insertion order. Keys are copied into one flat blob: per-thread dictionaries
+// then compare against a compact, cache-friendly copy instead of keys scattered over a huge mapping,
+// and the merged dictionary's blob becomes the StringTable as is. Open addressing with linear
+// probing; a slot carries the key's place in the blob and 32 hash bits, so a lookup costs one slot
+// read plus one compare against the blob (no detour through an offsets array).
+class KeyDict {
 public:
-    SlotTable() : slots_(1024, 0), mask_(1023) {}
-
-    template <class Same>
-    std::uint32_t find_or_insert(std::uint64_t h, std::size_t next_id, Same&& same, bool& inserted) {
-        const std::uint64_t tag = h & 0xFFFFFFFF00000000ULL;
-        std::size_t i = h & mask_;
-        for (;;) {
-            const std::uint64_t s = slots_[i];
-            if (s == 0) {
-                slots_[i] = tag | (static_cast<std::uint64_t>(next_id) + 1);
-                inserted = true;
-                return static_cast<std::uint32_t>(next_id);
-            }
-            if ((s & 0xFFFFFFFF00000000ULL) == tag) {
-                auto id = static_cast<std::uint32_t>(s) - 1;
-                if (same(id)) {
-                    inserted = false;
-                    return id;
-                }
-            }
-            i = (i + 1) & mask_;
-        }
-    }
-
-    template <class Same>
-    std::optional<std::uint32_t> find(std::uint64_t h, Same&& same) const {
-        const std::uint64_t tag = h & 0xFFFFFFFF00000000ULL;
-        for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-            const std::uint64_t s = slots_[i];
-            if (s == 0) return std::nullopt;
-            if ((s & 0xFFFFFFFF00000000ULL) == tag) {
-                auto id = static_cast<std::uint32_t>(s) - 1;
-                if (same(id)) return id;
-            }
-        }
-    }
-
-    // After an insert: keeps the load at most one half, rehashing from the stored hashes.
-    void grow_for(const std::vector<std::uint64_t>& hashes) {
-        if (hashes.size() * 2 <= slots_.size()) return;
-        std::vector<std::uint64_t> slots(slots_.size() * 2, 0);
-        const std::size_t mask = slots.size() - 1;
-        for (std::size_t id = 0; id < hashes.size(); ++id) {
-            std::size_t i = hashes[id] & mask;
-            while (slots[i] != 0) i = (i + 1) & mask;
-            slots[i] = (hashes[id] & 0xFFFFFFFF00000000ULL) | (id + 1);
-        }
-        slots_ = std::move(slots);
-        mask_ = mask;
-    }
-
-private:
-    std::vector<std::uint64_t> slots_;
-    std::size_t mask_;
-};
-
-// Per-thread dictionary: keys are views into the block being parsed (or into a Piece's arena).
-struct LocalDict {
-    SlotTable table;
-    std::vector<std::string_view> keys;
-    std::vector<std::uint64_t> hashes;
-
-    std::uint32_t find_or_insert(std::string_view key, bool& inserted) {
-        const std::uint64_t h = hash_key(key);
-        auto id = table.find_or_insert(h, keys.size(), [&](std::uint32_t k) { return keys[k] == key; }, inserted);
-        if (inserted) {
-            keys.push_back(key);
-            hashes.push_back(h);
-            table.grow_for(hashes);
-        }
-        return id;
-    }
-};
-
-// The merged dictionary: owns its keys in one flat blob, ready for StringTable::from_flat.
-struct GlobalDict {
-    SlotTable table;
-    std::vector<std::uint64_t> offsets{0};
-    std::vector<char> bytes;
-    std::vector<std::uint64_t> hashes;
+    KeyDict() : slots_(1024), mask_(1023) {}
 
     std::size_t size() const { return hashes.size(); }
     std::string_view key(std::uint32_t id) const {
         return {bytes.data() + offsets[id], static_cast<std::size_t>(offsets[id + 1] - offsets[id])};
     }
+
     std::uint32_t find_or_insert(std::string_view k, std::uint64_t h, bool& inserted) {
-        auto id = table.find_or_insert(h, size(), [&](std::uint32_t j) { return key(j) == k; }, inserted);
-        if (inserted) {
-            bytes.insert(bytes.end(), k.begin(), k.end());
-            offsets.push_back(bytes.size());
-            hashes.push_back(h);
-            table.grow_for(hashes);
+        const auto tag = static_cast<std::uint32_t>(h >> 32);
+        for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (s.id1 == 0) break;
+            if (s.tag == tag && (s.ref & kLenMask) == k.size() &&
+                same_bytes(bytes.data() + (s.ref >> kLenBits), k.data(), k.size())) {
+                inserted = false;
+                return s.id1 - 1;
+            }
         }
+        if (k.size() > kLenMask) throw Error(fmt::format("a key of {} bytes is too long (at most 16 MiB)", k.size()));
+        inserted = true;
+        const auto id = static_cast<std::uint32_t>(size());
+        if (id == std::numeric_limits<std::uint32_t>::max() - 1) throw Error("more than 2^32 - 2 distinct keys");
+        const std::uint64_t off = bytes.size();
+        bytes.insert(bytes.end(), k.begin(), k.end());
+        offsets.push_back(bytes.size());
+        hashes.push_back(h);
+        place(slots_, mask_, Slot{(off << kLenBits) | k.size(), tag, id + 1}, h);
+        if (hashes.size() * 2 > slots_.size()) grow();
         return id;
     }
+    std::uint32_t find_or_insert(std::string_view k, bool& inserted) { return find_or_insert(k, hash_key(k), inserted); }
+
     std::optional<std::uint32_t> find(std::string_view k) const {
-        return table.find(hash_key(k), [&](std::uint32_t j) { return key(j) == k; });
+        const std::uint64_t h = hash_key(k);
+        const auto tag = static_cast<std::uint32_t>(h >> 32);
+        for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (s.id1 == 0) return std::nullopt;
+            if (s.tag == tag && key(s.id1 - 1) == k) return s.id1 - 1;
+        }
     }
+
+    std::vector<std::uint64_t> offsets{0};  // key j = bytes[offsets[j], offsets[j + 1])
+    std::vector<char> bytes;
+    std::vector<std::uint64_t> hashes;      // kept so merging and growing never rehash a key
+
+private:
+    static constexpr int kLenBits = 24;
+    static constexpr std::uint64_t kLenMask = (std::uint64_t{1} << kLenBits) - 1;
+    struct Slot {
+        std::uint64_t ref = 0;  // blob offset << 24 | length
+        std::uint32_t tag = 0;  // high hash bits
+        std::uint32_t id1 = 0;  // id + 1; 0 = empty
+    };
+    static void place(std::vector<Slot>& slots, std::size_t mask, const Slot& s, std::uint64_t h) {
+        std::size_t i = h & mask;
+        while (slots[i].id1 != 0) i = (i + 1) & mask;
+        slots[i] = s;
+    }
+    void grow() {
+        std::vector<Slot> slots(slots_.size() * 2);
+        const std::size_t mask = slots.size() - 1;
+        for (const Slot& s : slots_)
+            if (s.id1 != 0) place(slots, mask, s, hashes[s.id1 - 1]);
+        slots_ = std::move(slots);
+        mask_ = mask;
+    }
+    std::vector<Slot> slots_;
+    std::size_t mask_;
+};
+
+// Display names per local item, copied (they must outlive the block they came from).
+struct NamePool {
+    std::vector<char> bytes;
+    std::vector<std::uint64_t> off;
+    std::vector<std::uint32_t> len;
+
+    void set(std::size_t id, std::string_view s) {
+        if (id >= off.size()) {
+            off.resize(id + 1, 0);
+            len.resize(id + 1, 0);
+        }
+        off[id] = bytes.size();
+        len[id] = static_cast<std::uint32_t>(s.size());
+        bytes.insert(bytes.end(), s.begin(), s.end());
+    }
+    bool has(std::size_t id) const { return id < len.size() && len[id] > 0; }
+    std::string_view get(std::size_t id) const {
+        return has(id) ? std::string_view(bytes.data() + off[id], len[id]) : std::string_view();
+    }
+};
+
+// A growable array of trivially copyable values that is not zero-filled: realloc grows it (large
+// blocks move by remapping pages), and big ranges ask for transparent huge pages to cut page faults.
+template <typename T>
+class RawArray {
+public:
+    RawArray() = default;
+    RawArray(const RawArray&) = delete;
+    RawArray& operator=(const RawArray&) = delete;
+    RawArray(RawArray&& o) noexcept : p_(o.p_), n_(o.n_), cap_(o.cap_) { o.p_ = nullptr, o.n_ = o.cap_ = 0; }
+    RawArray& operator=(RawArray&& o) noexcept {
+        std::swap(p_, o.p_);
+        std::swap(n_, o.n_);
+        std::swap(cap_, o.cap_);
+        return *this;
+    }
+    ~RawArray() { std::free(p_); }
+
+    void reserve(std::size_t cap) {
+        if (cap <= cap_) return;
+        void* q = std::realloc(p_, cap * sizeof(T));
+        if (!q) throw std::bad_alloc();
+        p_ = static_cast<T*>(q);
+        cap_ = cap;
+        advise_huge(p_, cap * sizeof(T));
+    }
+    void resize(std::size_t n) {
+        reserve(n);
+        n_ = n;
+    }
+    void push_back(T v) {
+        if (n_ == cap_) reserve(std::max<std::size_t>(1024, cap_ + cap_ / 2));
+        p_[n_++] = v;
+    }
+    T* data() { return p_; }
+    const T* data() const { return p_; }
+    std::size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    T& operator[](std::size_t i) { return p_[i]; }
+    T operator[](std::size_t i) const { return p_[i]; }
+    std::span<const T> span() const { return {p_, n_}; }
+
+private:
+    static void advise_huge(void* p, std::size_t bytes) {
+        constexpr std::size_t huge = std::size_t{2} << 20;
+        if (bytes < 2 * huge) return;
+        auto a = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
+        auto e = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(huge - 1);
+        if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
+    }
+    T* p_ = nullptr;
+    std::size_t n_ = 0, cap_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -254,11 +325,10 @@ struct BadLine {
 struct Piece {
     const char* begin = nullptr;
     const char* end = nullptr;
-    LocalDict users, items;
-    std::vector<std::string_view> names;  // per local item, first non-empty name (when the layout has one)
-    std::deque<std::string> arena;        // unescaped CSV keys/names (not views into the block)
-    std::vector<std::uint32_t> u, i;
-    std::vector<float> v;
+    KeyDict users, items;
+    NamePool names;  // per local item, first non-empty name (when the layout has one)
+    RawArray<std::uint32_t> u, i;
+    RawArray<float> v;
     std::int64_t lines = 0, data_lines = 0, below_min = 0, bad = 0;
     std::vector<BadLine> bad_examples;
     std::optional<BadLine> error;
@@ -295,14 +365,6 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
     const char* progress_mark = p;
     std::int64_t line = 0;
 
-    // Views into scratch die with the next line; keys and names that outlive it get an arena copy.
-    auto keep = [&](std::string_view s) -> std::string_view {
-        if constexpr (Csv) {
-            auto a = reinterpret_cast<std::uintptr_t>(s.data()), b = reinterpret_cast<std::uintptr_t>(scratch.data());
-            if (!s.empty() && a >= b && a < b + scratch.capacity()) return pc.arena.emplace_back(s);
-        }
-        return s;
-    };
     // true = stop parsing this piece
     auto reject = [&](std::string reason) -> bool {
         if (!R.skip_bad) {
@@ -315,6 +377,15 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
         return false;
     };
 
+    {
+        // Reserve rows from the mean length of the first lines, so the arrays rarely move.
+        const std::size_t sample = std::min<std::size_t>(static_cast<std::size_t>(end - p), 1 << 16);
+        const std::size_t nl = static_cast<std::size_t>(std::count(p, p + sample, '\n'));
+        const std::size_t rows = nl == 0 ? 16 : static_cast<std::size_t>(end - p) / (sample / nl) * 11 / 10 + 16;
+        pc.u.reserve(rows);
+        pc.i.reserve(rows);
+        pc.v.reserve(rows);
+    }
     while (p < end) {
         const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
         const char* le = nl ? nl : end;
@@ -384,24 +455,19 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
         }
 
         std::uint32_t uid;
-        if (!last_user.empty() && user == last_user) {
+        if (!last_user.empty() && user.size() == last_user.size() && same_bytes(user.data(), last_user.data(), user.size())) {
             uid = last_uid;  // logs are usually grouped by user: skip the hash
         } else {
             bool inserted;
             uid = pc.users.find_or_insert(user, inserted);
-            if (inserted) pc.users.keys[uid] = keep(user);
-            last_user = pc.users.keys[uid];
+            last_user = pc.users.key(uid);  // valid until the next user insert, which refreshes it
             last_uid = uid;
         }
         bool inserted;
         std::uint32_t iid = pc.items.find_or_insert(item, inserted);
-        if (inserted) pc.items.keys[iid] = keep(item);
         if (L.name_col >= 0) {
             std::string_view name = f[static_cast<std::size_t>(L.name_col)];
-            if (inserted)
-                pc.names.push_back(keep(name));
-            else if (pc.names[iid].empty() && !name.empty())
-                pc.names[iid] = keep(name);
+            if (!name.empty() && !pc.names.has(iid)) pc.names.set(iid, name);
         }
         pc.u.push_back(uid);
         pc.i.push_back(iid);
@@ -618,7 +684,7 @@ public:
         names = {};
 
         const auto rows_kept = static_cast<std::int64_t>(rows_.size());
-        d.by_user = Csr::from_triplets(n_users, n_items, rows_, cols_, vals_, threads_);
+        d.by_user = Csr::from_triplets(n_users, n_items, rows_.span(), cols_.span(), vals_.span(), threads_);
         rows_ = {};
         cols_ = {};
         vals_ = {};
@@ -834,19 +900,19 @@ private:
         std::vector<std::size_t> offset(n_pieces + 1, rows_.size());
         for (std::size_t k = 0; k < n_pieces; ++k) {
             Piece& pc = pieces[k];
-            umap[k].resize(pc.users.keys.size());
-            for (std::size_t j = 0; j < pc.users.keys.size(); ++j) {
+            umap[k].resize(pc.users.size());
+            for (std::uint32_t j = 0; j < pc.users.size(); ++j) {
                 bool inserted;
-                umap[k][j] = users_.find_or_insert(pc.users.keys[j], pc.users.hashes[j], inserted);
+                umap[k][j] = users_.find_or_insert(pc.users.key(j), pc.users.hashes[j], inserted);
             }
-            imap[k].resize(pc.items.keys.size());
-            for (std::size_t j = 0; j < pc.items.keys.size(); ++j) {
+            imap[k].resize(pc.items.size());
+            for (std::uint32_t j = 0; j < pc.items.size(); ++j) {
                 bool inserted;
-                std::uint32_t g = items_.find_or_insert(pc.items.keys[j], pc.items.hashes[j], inserted);
+                std::uint32_t g = items_.find_or_insert(pc.items.key(j), pc.items.hashes[j], inserted);
                 imap[k][j] = g;
                 if (L.name_col >= 0) {
                     if (data_names_.size() <= g) data_names_.resize(static_cast<std::size_t>(g) + 1);
-                    if (data_names_[g].empty() && !pc.names[j].empty()) data_names_[g] = std::string(pc.names[j]);
+                    if (data_names_[g].empty() && pc.names.has(j)) data_names_[g] = std::string(pc.names.get(j));
                 }
             }
             if (users_.size() > kMaxIds || items_.size() > kMaxIds)
@@ -975,10 +1041,10 @@ private:
     int threads_;
     InputFormat format_;
     RowRules rules_;
-    GlobalDict users_, items_;
+    KeyDict users_, items_;
     std::vector<std::string> data_names_;  // per item, first non-empty name from the rows
-    std::vector<std::int32_t> rows_, cols_;
-    std::vector<float> vals_;
+    RawArray<std::int32_t> rows_, cols_;
+    RawArray<float> vals_;
     std::int64_t bytes_ = 0, lines_ = 0, below_min_ = 0, bad_ = 0;
     std::vector<std::string> bad_examples_;
     nlohmann::json inputs_meta_ = nlohmann::json::array();
