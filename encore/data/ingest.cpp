@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -179,6 +180,21 @@ public:
         return id;
     }
     std::uint32_t find_or_insert(std::string_view k, bool& inserted) { return find_or_insert(k, hash_key(k), inserted); }
+    // Room for n keys of `key_bytes` bytes in all, so merging grows nothing.
+    void reserve(std::size_t n, std::size_t key_bytes) {
+        offsets.reserve(n + 1);
+        hashes.reserve(n);
+        bytes.reserve(key_bytes);
+        std::size_t cap = slots_.size();
+        while (n * 2 > cap) cap *= 2;
+        if (cap != slots_.size()) rebuild(cap);
+    }
+    // Hints for a coming find_or_insert(k, h): the slot it starts at, then the key that slot holds.
+    void prefetch_slot(std::uint64_t h) const { __builtin_prefetch(&slots_[h & mask_]); }
+    void prefetch_key(std::uint64_t h) const {
+        const Slot& s = slots_[h & mask_];
+        if (s.id1 != 0) __builtin_prefetch(bytes.data() + (s.ref >> kLenBits));
+    }
 
     std::optional<std::uint32_t> find(std::string_view k) const {
         const std::uint64_t h = hash_key(k);
@@ -207,8 +223,9 @@ private:
         while (slots[i].id1 != 0) i = (i + 1) & mask;
         slots[i] = s;
     }
-    void grow() {
-        std::vector<Slot> slots(slots_.size() * 2);
+    void grow() { rebuild(slots_.size() * 2); }
+    void rebuild(std::size_t capacity) {
+        std::vector<Slot> slots(capacity);
         const std::size_t mask = slots.size() - 1;
         for (const Slot& s : slots_)
             if (s.id1 != 0) place(slots, mask, s, hashes[s.id1 - 1]);
@@ -377,6 +394,44 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
         return false;
     };
 
+    // Rows are resolved to ids in small batches: hash every item key and prefetch its slot, then its
+    // key bytes, then look them up in order. A lookup is two dependent cache misses on big
+    // dictionaries; the batch overlaps them instead of paying them one row at a time.
+    struct Pending {
+        std::string_view user, item, name;
+        float value;
+        std::uint64_t hash;
+    };
+    constexpr std::size_t kBatch = 16;
+    std::array<Pending, kBatch> batch;
+    std::size_t n_batch = 0;
+    auto flush = [&] {
+        for (std::size_t k = 0; k < n_batch; ++k) {
+            batch[k].hash = hash_key(batch[k].item);
+            pc.items.prefetch_slot(batch[k].hash);
+        }
+        for (std::size_t k = 0; k < n_batch; ++k) pc.items.prefetch_key(batch[k].hash);
+        for (std::size_t k = 0; k < n_batch; ++k) {
+            const Pending& r = batch[k];
+            std::uint32_t uid;
+            if (!last_user.empty() && r.user.size() == last_user.size() && same_bytes(r.user.data(), last_user.data(), r.user.size())) {
+                uid = last_uid;  // logs are usually grouped by user: skip the hash
+            } else {
+                bool inserted;
+                uid = pc.users.find_or_insert(r.user, inserted);
+                last_user = pc.users.key(uid);  // valid until the next user insert, which refreshes it
+                last_uid = uid;
+            }
+            bool inserted;
+            const std::uint32_t iid = pc.items.find_or_insert(r.item, r.hash, inserted);
+            if (!r.name.empty() && !pc.names.has(iid)) pc.names.set(iid, r.name);
+            pc.u.push_back(uid);
+            pc.i.push_back(iid);
+            pc.v.push_back(r.value);
+        }
+        n_batch = 0;
+    };
+
     {
         // Reserve rows from the mean length of the first lines, so the arrays rarely move.
         const std::size_t sample = std::min<std::size_t>(static_cast<std::size_t>(end - p), 1 << 16);
@@ -402,8 +457,10 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
         ++pc.data_lines;
 
         std::size_t n;
+        bool used_scratch = false;
         if constexpr (Csv) {
             if (std::memchr(ln.data(), '"', ln.size())) {
+                used_scratch = true;
                 if (scratch.capacity() < ln.size()) scratch.reserve(ln.size());
                 auto st = text::split_csv(ln, L.sep, f, n, scratch);
                 if (st == text::CsvStatus::unclosed_quote) {
@@ -454,25 +511,12 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
             continue;
         }
 
-        std::uint32_t uid;
-        if (!last_user.empty() && user.size() == last_user.size() && same_bytes(user.data(), last_user.data(), user.size())) {
-            uid = last_uid;  // logs are usually grouped by user: skip the hash
-        } else {
-            bool inserted;
-            uid = pc.users.find_or_insert(user, inserted);
-            last_user = pc.users.key(uid);  // valid until the next user insert, which refreshes it
-            last_uid = uid;
-        }
-        bool inserted;
-        std::uint32_t iid = pc.items.find_or_insert(item, inserted);
-        if (L.name_col >= 0) {
-            std::string_view name = f[static_cast<std::size_t>(L.name_col)];
-            if (!name.empty() && !pc.names.has(iid)) pc.names.set(iid, name);
-        }
-        pc.u.push_back(uid);
-        pc.i.push_back(iid);
-        pc.v.push_back(static_cast<float>(value));
+        batch[n_batch++] = Pending{user, item, L.name_col >= 0 ? f[static_cast<std::size_t>(L.name_col)] : std::string_view(),
+                                   static_cast<float>(value), 0};
+        // (a line unescaped into scratch is resolved at once: the next line reuses scratch)
+        if (n_batch == kBatch || used_scratch) flush();
     }
+    if (n_batch > 0) flush();
     pc.lines = line;
     progress.add(static_cast<double>(p - progress_mark) / 1e6);
 }
@@ -832,6 +876,21 @@ private:
         if (std::max({opt_.user_col, opt_.item_col, opt_.value_col}) > 4096) throw OptionError("--user-col/--item-col/--value-col: column index too large");
     }
 
+    // Adds a piece's keys to a merged dictionary (map: local id -> merged id), taking the first
+    // non-empty display name seen for each item.
+    void merge_into(KeyDict& global, const KeyDict& local, std::vector<std::uint32_t>& map, const NamePool* names) {
+        map.resize(local.size());
+        for (std::uint32_t j = 0; j < local.size(); ++j) {
+            bool inserted;
+            const std::uint32_t g = global.find_or_insert(local.key(j), local.hashes[j], inserted);
+            map[j] = g;
+            if (names && names->has(j)) {
+                if (data_names_.size() <= g) data_names_.resize(global.size());
+                if (data_names_[g].empty()) data_names_[g] = std::string(names->get(j));
+            }
+        }
+    }
+
     // Parses one block of whole lines in parallel, merges its dictionaries and appends its rows.
     void process_block(std::string_view block, FileState& fs) {
         fs.bytes += static_cast<std::int64_t>(block.size());
@@ -895,30 +954,47 @@ private:
         }
         fs.line_offset = before;
 
-        // Merge dictionaries in piece order, so ids follow first appearance in the input.
+        // Merge dictionaries in piece order, so ids follow first appearance in the input. Users and
+        // items are independent: merged side by side, into tables sized up front.
         std::vector<std::vector<std::uint32_t>> umap(n_pieces), imap(n_pieces);
         std::vector<std::size_t> offset(n_pieces + 1, rows_.size());
+        std::size_t max_users = users_.size(), max_items = items_.size(), user_bytes = 0, item_bytes = 0;
         for (std::size_t k = 0; k < n_pieces; ++k) {
-            Piece& pc = pieces[k];
-            umap[k].resize(pc.users.size());
-            for (std::uint32_t j = 0; j < pc.users.size(); ++j) {
-                bool inserted;
-                umap[k][j] = users_.find_or_insert(pc.users.key(j), pc.users.hashes[j], inserted);
-            }
-            imap[k].resize(pc.items.size());
-            for (std::uint32_t j = 0; j < pc.items.size(); ++j) {
-                bool inserted;
-                std::uint32_t g = items_.find_or_insert(pc.items.key(j), pc.items.hashes[j], inserted);
-                imap[k][j] = g;
-                if (L.name_col >= 0) {
-                    if (data_names_.size() <= g) data_names_.resize(static_cast<std::size_t>(g) + 1);
-                    if (data_names_[g].empty() && pc.names.has(j)) data_names_[g] = std::string(pc.names.get(j));
+            max_users += pieces[k].users.size();
+            max_items += pieces[k].items.size();
+            user_bytes += pieces[k].users.bytes.size();
+            item_bytes += pieces[k].items.bytes.size();
+            offset[k + 1] = offset[k] + pieces[k].u.size();
+        }
+        const bool with_names = L.name_col >= 0;
+        std::exception_ptr merge_failure;
+#pragma omp parallel sections num_threads(std::min(threads_, 2))
+        {
+#pragma omp section
+            {
+                try {
+                    users_.reserve(max_users, users_.bytes.size() + user_bytes);
+                    for (std::size_t k = 0; k < n_pieces; ++k) merge_into(users_, pieces[k].users, umap[k], nullptr);
+                } catch (...) {
+#pragma omp critical(encore_ingest_failure)
+                    if (!merge_failure) merge_failure = std::current_exception();
                 }
             }
-            if (users_.size() > kMaxIds || items_.size() > kMaxIds)
-                fail("{}: too many distinct users or items (more than 2^31 - 1)", fs.name);
-            offset[k + 1] = offset[k] + pc.u.size();
+#pragma omp section
+            {
+                try {
+                    items_.reserve(max_items, items_.bytes.size() + item_bytes);
+                    for (std::size_t k = 0; k < n_pieces; ++k)
+                        merge_into(items_, pieces[k].items, imap[k], with_names ? &pieces[k].names : nullptr);
+                } catch (...) {
+#pragma omp critical(encore_ingest_failure)
+                    if (!merge_failure) merge_failure = std::current_exception();
+                }
+            }
         }
+        if (merge_failure) std::rethrow_exception(merge_failure);
+        if (users_.size() > kMaxIds || items_.size() > kMaxIds)
+            fail("{}: too many distinct users or items (more than 2^31 - 1)", fs.name);
 
         // Remap local ids to global ones and append the rows (each piece writes its own range).
         const std::size_t total = offset[n_pieces];
