@@ -11,6 +11,11 @@
 
 namespace encore::text {
 
+// memchr over [p, end), safe for an empty range (memchr must not see a null pointer, even for 0 bytes).
+inline const char* find_char(const char* p, const char* end, char c) {
+    return p < end ? static_cast<const char*>(std::memchr(p, c, static_cast<std::size_t>(end - p))) : nullptr;
+}
+
 // Splits line on sep. The first out.size() fields are stored in out; returns the total number of
 // fields (which may exceed out.size(): the rest are only counted).
 inline std::size_t split_plain(std::string_view line, char sep, std::span<std::string_view> out) {
@@ -18,8 +23,8 @@ inline std::size_t split_plain(std::string_view line, char sep, std::span<std::s
     const char* end = p + line.size();
     std::size_t n = 0;
     for (;;) {
-        const void* hit = std::memchr(p, sep, static_cast<std::size_t>(end - p));
-        const char* q = hit ? static_cast<const char*>(hit) : end;
+        const char* hit = find_char(p, end, sep);
+        const char* q = hit ? hit : end;
         if (n < out.size()) out[n] = std::string_view(p, static_cast<std::size_t>(q - p));
         ++n;
         if (!hit) return n;
@@ -48,12 +53,12 @@ inline CsvStatus split_csv(std::string_view line, char sep, std::span<std::strin
             const char* q = s;
             bool escaped = false;
             for (;;) {
-                const void* hit = std::memchr(q, '"', static_cast<std::size_t>(end - q));
+                const char* hit = find_char(q, end, '"');
                 if (!hit) {
                     count = n + 1;
                     return CsvStatus::unclosed_quote;
                 }
-                q = static_cast<const char*>(hit);
+                q = hit;
                 if (q + 1 < end && q[1] == '"') {
                     escaped = true;
                     q += 2;
@@ -77,8 +82,8 @@ inline CsvStatus split_csv(std::string_view line, char sep, std::span<std::strin
                 return CsvStatus::text_after_quote;
             }
         } else {
-            const void* hit = std::memchr(p, sep, static_cast<std::size_t>(end - p));
-            next = hit ? static_cast<const char*>(hit) : end;
+            const char* hit = find_char(p, end, sep);
+            next = hit ? hit : end;
             field = std::string_view(p, static_cast<std::size_t>(next - p));
         }
         if (n < out.size()) out[n] = field;
