@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <numeric>
 
 #include <fmt/ranges.h>
 #include <omp.h>
@@ -729,7 +730,10 @@ public:
         names = {};
 
         const auto rows_kept = static_cast<std::int64_t>(rows_.size());
-        d.by_user = Csr::from_triplets(n_users, n_items, rows_.span(), cols_.span(), vals_.span(), threads_);
+        auto as_int32 = [](const RawArray<std::uint32_t>& a) {
+            return std::span<const std::int32_t>(reinterpret_cast<const std::int32_t*>(a.data()), a.size());
+        };
+        d.by_user = Csr::from_triplets(n_users, n_items, as_int32(rows_), as_int32(cols_), vals_.span(), threads_);
         rows_ = {};
         cols_ = {};
         vals_ = {};
@@ -877,6 +881,17 @@ private:
         if (std::max({opt_.user_col, opt_.item_col, opt_.value_col}) > 4096) throw OptionError("--user-col/--item-col/--value-col: column index too large");
     }
 
+    // The first piece of the first block becomes the merged dictionary as it is (identity map).
+    void adopt_dict(KeyDict& global, KeyDict& local, std::vector<std::uint32_t>& map, const NamePool* names) {
+        global = std::move(local);
+        map.resize(global.size());
+        std::iota(map.begin(), map.end(), 0u);
+        if (!names) return;
+        data_names_.resize(global.size());
+        for (std::uint32_t j = 0; j < global.size(); ++j)
+            if (names->has(j)) data_names_[j] = std::string(names->get(j));
+    }
+
     // Adds a piece's keys to a merged dictionary (map: local id -> merged id), taking the first
     // non-empty display name seen for each item.
     void merge_into(KeyDict& global, const KeyDict& local, std::vector<std::uint32_t>& map, const NamePool* names) {
@@ -974,8 +989,10 @@ private:
 #pragma omp section
             {
                 try {
+                    std::size_t k = 0;
+                    if (users_.size() == 0) adopt_dict(users_, pieces[k++].users, umap[0], nullptr);
                     users_.reserve(max_users, users_.bytes.size() + user_bytes);
-                    for (std::size_t k = 0; k < n_pieces; ++k) merge_into(users_, pieces[k].users, umap[k], nullptr);
+                    for (; k < n_pieces; ++k) merge_into(users_, pieces[k].users, umap[k], nullptr);
                 } catch (...) {
 #pragma omp critical(encore_ingest_failure)
                     if (!merge_failure) merge_failure = std::current_exception();
@@ -984,8 +1001,10 @@ private:
 #pragma omp section
             {
                 try {
+                    std::size_t k = 0;
+                    if (items_.size() == 0) adopt_dict(items_, pieces[k++].items, imap[0], with_names ? &pieces[0].names : nullptr);
                     items_.reserve(max_items, items_.bytes.size() + item_bytes);
-                    for (std::size_t k = 0; k < n_pieces; ++k)
+                    for (; k < n_pieces; ++k)
                         merge_into(items_, pieces[k].items, imap[k], with_names ? &pieces[k].names : nullptr);
                 } catch (...) {
 #pragma omp critical(encore_ingest_failure)
@@ -997,23 +1016,37 @@ private:
         if (users_.size() > kMaxIds || items_.size() > kMaxIds)
             fail("{}: too many distinct users or items (more than 2^31 - 1)", fs.name);
 
-        // Remap local ids to global ones and append the rows (each piece writes its own range).
+        // Remap local ids to global ones and append the rows (each piece writes its own range). The
+        // first block adopts piece 0's arrays and remaps them in place: no copy, no fresh pages.
         const std::size_t total = offset[n_pieces];
+        const bool adopt = rows_.empty();
+        if (adopt) {
+            rows_ = std::move(pieces[0].u);
+            cols_ = std::move(pieces[0].i);
+            vals_ = std::move(pieces[0].v);
+        }
         rows_.resize(total);
         cols_.resize(total);
         vals_.resize(total);
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
         for (std::size_t k = 0; k < n_pieces; ++k) {
-            Piece& pc = pieces[k];
             const auto& um = umap[k];
             const auto& im = imap[k];
-            std::size_t o = offset[k];
-            for (std::size_t j = 0; j < pc.u.size(); ++j) {
-                rows_[o + j] = static_cast<std::int32_t>(um[pc.u[j]]);
-                cols_[o + j] = static_cast<std::int32_t>(im[pc.i[j]]);
-                vals_[o + j] = pc.v[j];
+            const std::size_t o = offset[k];
+            if (adopt && k == 0) {
+                for (std::size_t j = 0; j < offset[1]; ++j) {
+                    rows_[j] = um[rows_[j]];
+                    cols_[j] = im[cols_[j]];
+                }
+            } else {
+                Piece& pc = pieces[k];
+                for (std::size_t j = 0; j < pc.u.size(); ++j) {
+                    rows_[o + j] = um[pc.u[j]];
+                    cols_[o + j] = im[pc.i[j]];
+                    vals_[o + j] = pc.v[j];
+                }
             }
-            pc = Piece();  // free as we go
+            pieces[k] = Piece();  // free as we go
         }
     }
 
@@ -1120,7 +1153,7 @@ private:
     RowRules rules_;
     KeyDict users_, items_;
     std::vector<std::string> data_names_;  // per item, first non-empty name from the rows
-    RawArray<std::int32_t> rows_, cols_;
+    RawArray<std::uint32_t> rows_, cols_;  // global ids (< 2^31, so they read as int32 too)
     RawArray<float> vals_;
     std::int64_t bytes_ = 0, lines_ = 0, below_min_ = 0, bad_ = 0;
     std::vector<std::string> bad_examples_;
