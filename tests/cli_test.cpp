@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -73,7 +74,7 @@ TEST_F(Cli, RelatedJsonFollowsTheContract) {
     for (const auto& x : j["results"]) {
         EXPECT_TRUE(x.contains("id") && x.contains("name") && x.contains("score") && x.contains("because"));
         EXPECT_NE(x["id"], j["query"]["id"]);
-        float s = x["score"].get<float>();
+        float s = x["score"].template get<float>();
         EXPECT_LE(s, prev + 1e-6f);
         EXPECT_LE(s, 1.0f + 1e-5f);
         prev = s;

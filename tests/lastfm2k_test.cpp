@@ -1,5 +1,11 @@
 // The real-data check: ALS on the HetRec Last.fm 2K plays finds the Beatles' members among the
 // Beatles' related artists. Skipped when ../shared is absent.
+//
+// Settings: 64 factors, bm25 K1=100 B=0.8, 15 iterations, seed 0, and the confidence scaled by
+// alpha = 0.01 with regularization 1. With the raw bm25 values as confidences (alpha = 1, implicit's
+// default) played cells weigh ~500x an unplayed one, the factors mostly encode popularity and John
+// Lennon ranks about 50th (the same happens with a plain numpy reimplementation of implicit's recipe);
+// scaled down, Lennon and McCartney come first and held-out NDCG@10 rises from 0.169 to 0.229.
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -27,6 +33,7 @@ TEST(LastFm2k, BeatlesRelatedIncludeLennonOrMcCartney) {
     wo.kind = WeightingKind::bm25;
     wo.K1 = 100;
     wo.B = 0.8f;
+    wo.alpha = 0.01f;
     Model m;
     m.weighting = fit_weighting(data.by_user, wo);
     m.user_items = apply_weighting(data.by_user, m.weighting);
@@ -34,7 +41,7 @@ TEST(LastFm2k, BeatlesRelatedIncludeLennonOrMcCartney) {
     ao.factors = 64;
     ao.iterations = 15;
     ao.seed = 0;
-    ao.regularization = 0.01f;
+    ao.regularization = 1.0f;
     train_als(m.user_items, m.user_items.transpose(), ao, m.user_factors, m.item_factors);
     m.users = data.users;
     m.items = data.items;

@@ -154,3 +154,25 @@ TEST(Weighting, RejectsBadOptionsAndInputs) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(Weighting, AlphaScalesBm25TfidfAndNoneAndDefaultsPerKind) {
+    EXPECT_EQ(default_alpha(WeightingKind::bm25), 1.0f);
+    EXPECT_EQ(default_alpha(WeightingKind::none), 1.0f);
+    EXPECT_EQ(default_alpha(WeightingKind::linear), 40.0f);
+    std::vector<std::int32_t> r = {0, 0, 1}, c = {0, 1, 1};
+    std::vector<float> v = {3, 5, 7};
+    auto x = Csr::from_triplets(2, 2, r, c, v);
+    for (auto kind : {WeightingKind::none, WeightingKind::bm25, WeightingKind::tfidf}) {
+        auto base = apply_weighting(x, fit_weighting(x, {.kind = kind}));
+        auto scaled = apply_weighting(x, fit_weighting(x, {.kind = kind, .alpha = 0.25f}));
+        for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(scaled.values[k], 0.25f * base.values[k], 1e-6f * std::fabs(base.values[k]));
+    }
+    EXPECT_EQ(*fit_weighting(x, {.kind = WeightingKind::log}).options.alpha, 40.0f);
+    EXPECT_THROW(fit_weighting(x, {.kind = WeightingKind::bm25, .alpha = 0.0f}), OptionError);
+}
+
+}  // namespace
+}  // namespace encore

@@ -93,7 +93,8 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
     w->add_option("--weighting", a.weighting, "none|bm25|tfidf|linear|log")->capture_default_str();
     w->add_option("--K1", a.K1, "bm25 K1")->capture_default_str();
     w->add_option("--B", a.B, "bm25 B")->capture_default_str();
-    w->add_option("--alpha", a.alpha, "linear/log confidence scale: c = 1 + alpha*x")->capture_default_str();
+    w->add_option("--alpha", a.alpha,
+                  "Confidence scale: c = alpha*w for none/bm25/tfidf (default 1), 1 + alpha*x for linear/log (default 40)");
     w->add_option("--eps", a.eps, "log: c = 1 + alpha*log(1 + x/eps)")->capture_default_str();
     auto* m = cmd->add_option_group("ALS");
     m->add_option("--factors", a.factors, "Latent factors")->capture_default_str()->check(CLI::Range(1, 4096));
@@ -114,10 +115,6 @@ WeightingOptions to_weighting_options(const TrainArgs& a) {
     w.B = a.B;
     w.alpha = a.alpha;
     w.eps = a.eps;
-    if (!(a.K1 >= 0)) throw OptionError("--K1 must be >= 0");
-    if (!(a.B >= 0 && a.B <= 1)) throw OptionError("--B must be in [0, 1]");
-    if (!(a.alpha > 0)) throw OptionError("--alpha must be > 0");
-    if (!(a.eps > 0)) throw OptionError("--eps must be > 0");
     return w;
 }
 
@@ -158,7 +155,7 @@ Model train_model(const Dataset& data, const TrainArgs& a, int threads, bool qui
                          {"iterations", a.iterations}, {"solver", a.solver},
                          {"cg_steps", a.cg_steps},   {"seed", a.seed},
                          {"threads", resolve_threads(threads)},
-                         {"weighting", a.weighting}, {"K1", a.K1}, {"B", a.B}, {"alpha", a.alpha}, {"eps", a.eps}};
+                         {"weighting", a.weighting}, {"K1", a.K1}, {"B", a.B}, {"alpha", wopts.alpha.value_or(default_alpha(wopts.kind))}, {"eps", a.eps}};
     m.info["data"] = data.meta;
     m.info["data"]["source"] = source;
     m.info["training"] = {{"seconds", secs}, {"loss", report.loss}};

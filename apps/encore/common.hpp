@@ -33,7 +33,8 @@ void print_ingest_summary(const Dataset& d, const IngestReport& r, bool quiet);
 
 struct TrainArgs {
     std::string weighting = "bm25";
-    float K1 = 100.0f, B = 0.8f, alpha = 40.0f, eps = 1.0f;
+    float K1 = 100.0f, B = 0.8f, eps = 1.0f;
+    std::optional<float> alpha;  // unset: the weighting's default (1, or 40 for linear/log)
     int factors = 64;
     float regularization = 0.01f;
     int iterations = 15;

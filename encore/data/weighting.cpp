@@ -27,10 +27,8 @@ void check_options(const WeightingOptions& o) {
         if (!(o.K1 > 0.0f) || !std::isfinite(o.K1)) throw OptionError(fmt::format("--K1: must be > 0 (got {})", o.K1));
         if (!(o.B >= 0.0f && o.B <= 1.0f)) throw OptionError(fmt::format("--B: must be in [0, 1] (got {})", o.B));
     }
-    if (o.kind == WeightingKind::linear || o.kind == WeightingKind::log) {
-        if (!(o.alpha > 0.0f) || !std::isfinite(o.alpha))
-            throw OptionError(fmt::format("--alpha: must be > 0 (got {})", o.alpha));
-    }
+    if (o.alpha && (!(*o.alpha > 0.0f) || !std::isfinite(*o.alpha)))
+        throw OptionError(fmt::format("--alpha: must be > 0 (got {})", *o.alpha));
     if (o.kind == WeightingKind::log) {
         if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) throw OptionError(fmt::format("--eps: must be > 0 (got {})", o.eps));
     }
@@ -47,25 +45,26 @@ void weigh_into(std::span<const std::int32_t> items, std::span<const float> valu
                 float* out) {
     const auto& o = m.options;
     const std::size_t n = items.size();
+    const double alpha = o.alpha.value_or(default_alpha(o.kind));
     switch (o.kind) {
         case WeightingKind::none:
-            for (std::size_t j = 0; j < n; ++j) out[j] = values[j];
+            for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<float>(alpha * values[j]);
             return;
         case WeightingKind::linear:
             for (std::size_t j = 0; j < n; ++j) {
-                double x = values[j], c = 1.0 + static_cast<double>(o.alpha) * std::fabs(x);
+                double x = values[j], c = 1.0 + alpha * std::fabs(x);
                 out[j] = static_cast<float>(x < 0 ? -c : c);
             }
             return;
         case WeightingKind::log:
             for (std::size_t j = 0; j < n; ++j) {
                 double x = values[j];
-                double c = 1.0 + static_cast<double>(o.alpha) * std::log1p(std::fabs(x) / static_cast<double>(o.eps));
+                double c = 1.0 + alpha * std::log1p(std::fabs(x) / static_cast<double>(o.eps));
                 out[j] = static_cast<float>(x < 0 ? -c : c);
             }
             return;
         case WeightingKind::tfidf: {
-            const double idf = user_idf(m.n_items, n);
+            const double idf = alpha * user_idf(m.n_items, n);
             for (std::size_t j = 0; j < n; ++j) {
                 double x = values[j], c = std::sqrt(std::fabs(x)) * idf;
                 out[j] = static_cast<float>(x < 0 ? -c : c);
@@ -73,7 +72,7 @@ void weigh_into(std::span<const std::int32_t> items, std::span<const float> valu
             return;
         }
         case WeightingKind::bm25: {
-            const double idf = user_idf(m.n_items, n);
+            const double idf = alpha * user_idf(m.n_items, n);
             const double k1 = o.K1;
             for (std::size_t j = 0; j < n; ++j) {
                 double x = values[j], ax = std::fabs(x);
@@ -101,6 +100,10 @@ WeightingKind parse_weighting(std::string_view name) {
     throw OptionError(fmt::format("--weighting: unknown weighting '{}' (expected none, bm25, tfidf, linear or log)", name));
 }
 
+float default_alpha(WeightingKind kind) {
+    return (kind == WeightingKind::linear || kind == WeightingKind::log) ? 40.0f : 1.0f;
+}
+
 std::string_view weighting_name(WeightingKind k) {
     for (const auto& e : kKinds)
         if (e.kind == k) return e.name;
@@ -111,6 +114,7 @@ WeightingModel fit_weighting(const Csr& by_user, const WeightingOptions& options
     check_options(options);
     WeightingModel m;
     m.options = options;
+    m.options.alpha = options.alpha.value_or(default_alpha(options.kind));
     m.n_items = by_user.cols;
     if (options.kind != WeightingKind::bm25) return m;
     // L_i = total |plays| of item i (a document's length), accumulated in double in row order.

@@ -106,7 +106,7 @@ void save_model(const Model& model, const std::string& path) {
          {{"kind", weighting_name(w.options.kind)},
           {"K1", w.options.K1},
           {"B", w.options.B},
-          {"alpha", w.options.alpha},
+          {"alpha", w.options.alpha.value_or(default_alpha(w.options.kind))},
           {"eps", w.options.eps}}},
         {"info", model.info},
     };
