@@ -49,7 +49,7 @@ TEST(QueriesFoldIn, NewUserIsTheExactSolveForWeightedPlays) {
 TEST(QueriesFoldIn, ExplanationsAddUpToTheScore) {
     auto m = small_model();
     std::vector<std::int32_t> items = {3, 8, 15, 22};
-    auto r = recommend_new_user(m, items, {}, {}, {.n = 4, .explain = 10});  // empty values: 1 play each
+    auto r = recommend_new_user(m, items, {}, {}, {.n = 4, .explain = 10});  // no plays: typical confidences
     ASSERT_EQ(r.size(), 4u);
     for (const auto& rec : r) {
         ASSERT_EQ(rec.because.size(), 4u);
@@ -57,6 +57,36 @@ TEST(QueriesFoldIn, ExplanationsAddUpToTheScore) {
         for (const auto& c : rec.because) sum += c.score;
         EXPECT_NEAR(sum, rec.score, 1e-3 * (1 + std::fabs(rec.score)));
         for (std::size_t i = 1; i < rec.because.size(); ++i) EXPECT_GE(rec.because[i - 1].score, rec.because[i].score);
+    }
+}
+
+TEST(QueriesFoldIn, WithoutPlaysEachItemGetsItsMeanTrainingConfidence) {
+    auto m = small_model();
+    std::vector<std::int32_t> ids = {2, 5, 17};
+    std::vector<float> conf(ids.size(), 0.0f);
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+        double sum = 0;
+        int n = 0;
+        for (std::int64_t u = 0; u < m.user_items.rows; ++u) {
+            float c = m.user_items.at(u, ids[j]);
+            if (c > 0) {
+                sum += c;
+                ++n;
+            }
+        }
+        ASSERT_GT(n, 0) << "fixture item " << ids[j] << " has listeners";
+        conf[j] = static_cast<float>(sum / n);
+    }
+    auto gram = als_gram(m.item_factors, m.regularization, 1);
+    std::vector<float> x(static_cast<std::size_t>(m.factors()));
+    als_solve_row(gram, m.item_factors, ids, conf, x.data());
+    auto want = brute_rank(m.item_factors, x, false);
+    std::erase_if(want, [&](auto& p) { return std::find(ids.begin(), ids.end(), p.first) != ids.end(); });
+    auto r = recommend_new_user(m, ids, {}, {}, {.n = 5});
+    ASSERT_EQ(r.size(), 5u);
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        EXPECT_EQ(r[i].id, want[i].first) << i;
+        EXPECT_NEAR(r[i].score, want[i].second, 1e-4 * (1 + std::fabs(want[i].second)));
     }
 }
 

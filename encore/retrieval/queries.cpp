@@ -248,6 +248,29 @@ std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const
     return out;
 }
 
+// With no play counts, each listed item gets the confidence a typical listener of it had in training
+// (the mean of its positive confidences), so the new user weighs like a real one whatever the
+// weighting's scale; an item nobody played positively gets the weight of a single play.
+std::vector<float> typical_confidences(const Model& model, std::span<const std::int32_t> sorted_ids) {
+    std::vector<double> sum(sorted_ids.size(), 0.0);
+    std::vector<std::int64_t> count(sorted_ids.size(), 0);
+    const Csr& c = model.user_items;
+    for (std::int64_t k = 0; k < c.nnz(); ++k) {
+        auto it = std::lower_bound(sorted_ids.begin(), sorted_ids.end(), c.indices[static_cast<std::size_t>(k)]);
+        if (it == sorted_ids.end() || *it != c.indices[static_cast<std::size_t>(k)]) continue;
+        float v = c.values[static_cast<std::size_t>(k)];
+        if (v <= 0) continue;
+        auto j = static_cast<std::size_t>(it - sorted_ids.begin());
+        sum[j] += v;
+        ++count[j];
+    }
+    std::vector<float> one(sorted_ids.size(), 1.0f);
+    std::vector<float> conf = weigh_row(sorted_ids, one, model.weighting);
+    for (std::size_t j = 0; j < conf.size(); ++j)
+        if (count[j] > 0) conf[j] = static_cast<float>(sum[j] / static_cast<double>(count[j]));
+    return conf;
+}
+
 std::vector<Recommendation> recommend_new_user(const Model& model, std::span<const std::int32_t> items,
                                                std::span<const float> values, const ItemFilter& filter,
                                                const QueryOptions& options) {
@@ -264,7 +287,7 @@ std::vector<Recommendation> recommend_new_user(const Model& model, std::span<con
     std::vector<std::int32_t> ids;
     std::vector<float> raw;
     for (auto j : order) {
-        float v = values.empty() ? 1.0f : values[j];
+        float v = values.empty() ? 0.0f : values[j];
         if (!ids.empty() && ids.back() == items[j]) {
             raw.back() += v;
         } else {
@@ -272,7 +295,7 @@ std::vector<Recommendation> recommend_new_user(const Model& model, std::span<con
             raw.push_back(v);
         }
     }
-    std::vector<float> conf = weigh_row(ids, raw, model.weighting);
+    std::vector<float> conf = values.empty() ? typical_confidences(model, ids) : weigh_row(ids, raw, model.weighting);
     auto gram = als_gram(model.item_factors, model.regularization, options.threads);
     std::vector<float> x(static_cast<std::size_t>(model.factors()));
     als_solve_row(gram, model.item_factors, ids, conf, x.data());

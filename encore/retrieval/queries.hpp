@@ -59,8 +59,9 @@ std::vector<Recommendation> recommend_user(const Model& model, std::int32_t user
 std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const ItemFilter& filter,
                                                        const QueryOptions& options);
 
-// A new user from played items (values = plays; empty values = 1 each): weighted with the model's
-// weighting, solved exactly against the item factors (no retraining), then recommended for.
+// A new user from played items (values = plays, weighted with the model's weighting; empty values =
+// each item at the mean confidence its training listeners had), solved exactly against the item
+// factors (no retraining), then recommended for.
 std::vector<Recommendation> recommend_new_user(const Model& model, std::span<const std::int32_t> items,
                                                std::span<const float> values, const ItemFilter& filter,
                                                const QueryOptions& options);
