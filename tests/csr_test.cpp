@@ -112,3 +112,42 @@ TEST(Dataset, DefaultConstructedNameTableRoundTrips) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// The parallel builders must give the same matrix for any thread count, including rows with
+// duplicates, empty rows and empty columns.
+TEST(Csr, ParallelBuildAndTransposeAreThreadCountInvariant) {
+    std::mt19937 rng(11);
+    std::vector<std::int32_t> r, c;
+    std::vector<float> v;
+    for (int k = 0; k < 50000; ++k) {
+        r.push_back(static_cast<std::int32_t>(rng() % 997) * 2);  // odd rows stay empty
+        c.push_back(static_cast<std::int32_t>(rng() % 1500));
+        v.push_back(static_cast<float>(rng() % 7 + 1));
+    }
+    auto a = Csr::from_triplets(2000, 1600, r, c, v, 1);
+    a.validate("a");
+    for (int threads : {2, 3, 7}) {
+        auto b = Csr::from_triplets(2000, 1600, r, c, v, threads);
+        ASSERT_EQ(std::vector<std::int64_t>(a.indptr.begin(), a.indptr.end()),
+                  std::vector<std::int64_t>(b.indptr.begin(), b.indptr.end()));
+        ASSERT_EQ(std::vector<std::int32_t>(a.indices.begin(), a.indices.end()),
+                  std::vector<std::int32_t>(b.indices.begin(), b.indices.end()));
+        ASSERT_EQ(std::vector<float>(a.values.begin(), a.values.end()), std::vector<float>(b.values.begin(), b.values.end()));
+        auto ta = a.transpose(1), tb = a.transpose(threads);
+        tb.validate("tb");
+        ASSERT_EQ(std::vector<std::int32_t>(ta.indices.begin(), ta.indices.end()),
+                  std::vector<std::int32_t>(tb.indices.begin(), tb.indices.end()));
+        ASSERT_EQ(std::vector<float>(ta.values.begin(), ta.values.end()), std::vector<float>(tb.values.begin(), tb.values.end()));
+    }
+    // a dense check of the sums
+    std::vector<double> dense(2000 * 1600, 0.0);
+    for (std::size_t k = 0; k < r.size(); ++k) dense[static_cast<std::size_t>(r[k]) * 1600 + static_cast<std::size_t>(c[k])] += v[k];
+    for (int i = 0; i < 2000; i += 37)
+        for (int j = 0; j < 1600; ++j) ASSERT_EQ(a.at(i, j), static_cast<float>(dense[static_cast<std::size_t>(i) * 1600 + j]));
+}
+
+}  // namespace
+}  // namespace encore

@@ -158,7 +158,10 @@ Model train_model(const Dataset& data, const TrainArgs& a, int threads, bool qui
                          {"weighting", a.weighting}, {"K1", a.K1}, {"B", a.B}, {"alpha", wopts.alpha.value_or(default_alpha(wopts.kind))}, {"eps", a.eps}};
     m.info["data"] = data.meta;
     m.info["data"]["source"] = source;
-    m.info["training"] = {{"seconds", secs}, {"loss", report.loss}};
+    m.info["training"] = {{"seconds", secs},
+                          {"als_seconds", report.seconds},
+                          {"seconds_per_iteration", a.iterations > 0 ? report.seconds / a.iterations : 0.0},
+                          {"loss", report.loss}};
     info(quiet, fmt::format("trained ALS ({} factors, {} iterations, {}) on {} users x {} items in {:.2f} s",
                             a.factors, a.iterations, a.solver, data.n_users(), data.n_items(), secs));
     return m;

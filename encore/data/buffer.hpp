@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace encore {
@@ -17,6 +18,16 @@ public:
         auto owned = std::make_shared<std::vector<T>>(std::move(values));
         span_ = std::span<T>(owned->data(), owned->size());
         owner_ = std::move(owned);
+    }
+    // n elements left uninitialised (for trivial T): the pages are first touched by whoever fills
+    // them, so parallel fills also fault the memory in parallel (first touch is slow on these VMs).
+    static Buffer uninitialized(std::size_t n) {
+        static_assert(std::is_trivially_default_constructible_v<T>);
+        std::shared_ptr<T[]> owned(new T[n]);
+        Buffer b;
+        b.span_ = std::span<T>(owned.get(), n);
+        b.owner_ = std::shared_ptr<const void>(owned, owned.get());
+        return b;
     }
     static Buffer view(std::span<T> data, std::shared_ptr<const void> keepalive) {
         Buffer b;
