@@ -35,6 +35,6 @@ if [ "${1:-}" != "--no-demo" ]; then
   build/encore synth --users 3000 --items 2000 --seed 1 -o build/demo/plays.tsv --quiet
   build/encore train build/demo/plays.tsv --format lastfm360k --factors 32 --iterations 10 \
     -o build/demo/model.encm --quiet
-  first=$(cut -f3 build/demo/plays.tsv | head -n 1)
+  first=$(awk -F'\t' 'NR == 1 { print $3; exit }' build/demo/plays.tsv)
   build/encore related build/demo/model.encm --item "$first" -n 10
 fi
