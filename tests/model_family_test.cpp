@@ -142,3 +142,41 @@ TEST(FamilyOptions, KnnSimilarUsersIsAClearError) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(FamilyCli, EvalComparesModelsAsJsonAndRejectsBadOptions) {
+    testing::TempDir dir;
+    auto tsv = dir.file("plays.tsv");
+    write_synth(tsv, {.users = 200, .items = 150, .genres = 6, .max_items_per_user = 15, .seed = 1, .threads = 2, .quiet = true});
+    auto r = testing::run_cli(fmt::format(
+        "eval {} --format lastfm360k --models als,knn,popular --factors 8 --als.iterations 3 --k 5 --seed 2 --threads 2 --json --quiet",
+        tsv));
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto j = nlohmann::json::parse(r.output);
+    ASSERT_TRUE(j.contains("models"));
+    for (auto name : {"als", "knn", "popular"}) {
+        ASSERT_TRUE(j["models"].contains(name)) << name;
+        for (auto key : {"precision@5", "map@5", "ndcg@5", "auc", "train_seconds", "train_peak_mb"})
+            EXPECT_TRUE(j["models"][name].contains(key)) << name << " " << key;
+    }
+    EXPECT_GT(j["models"]["knn"]["ndcg@5"].get<double>(), j["models"]["popular"]["ndcg@5"].get<double>());
+
+    auto bad = testing::run_cli(fmt::format("eval {} --format lastfm360k --models bpr --bpr.learning-rate fast --quiet", tsv));
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.output.find("--bpr.learning-rate: expected a number, got 'fast'"), std::string::npos) << bad.output;
+    auto unknown = testing::run_cli(fmt::format("train {} --format lastfm360k --model svd -o {} --quiet", tsv, dir.file("m.encm")));
+    EXPECT_NE(unknown.status, 0);
+    EXPECT_NE(unknown.output.find("unknown model 'svd'"), std::string::npos) << unknown.output;
+    auto knn = testing::run_cli(fmt::format("train {} --format lastfm360k --model knn --neighbours 10 -o {} --quiet", tsv,
+                                            dir.file("knn.encm")));
+    ASSERT_EQ(knn.status, 0) << knn.output;
+    auto m = load_model(dir.file("knn.encm"));
+    EXPECT_EQ(m.kind, "knn");
+    EXPECT_EQ(m.info["options"]["neighbours"], 10);
+    for (std::int64_t i = 0; i < m.n_items(); ++i) EXPECT_LE(m.item_neighbours.row_nnz(i), 10);
+}
+
+}  // namespace
+}  // namespace encore
