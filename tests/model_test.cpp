@@ -260,7 +260,7 @@ TEST(ModelFile, InconsistentMetadataIsRejected) {
         std::function<void(nlohmann::json&)> edit;
     };
     std::vector<Case> cases = {
-        {"unknown model kind 'knn'", [](nlohmann::json& j) { j["kind"] = "knn"; }},
+        {"unknown model kind 'mystery'", [](nlohmann::json& j) { j["kind"] = "mystery"; }},
         {"user_factors", [](nlohmann::json& j) { j["n_users"] = 13; }},
         {"item_factors", [](nlohmann::json& j) { j["n_items"] = 8; }},
         {"factor shape", [](nlohmann::json& j) { j["user_stride"] = 10; }},

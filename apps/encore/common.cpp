@@ -1,7 +1,10 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -88,82 +91,176 @@ Dataset load_or_ingest(const IngestArgs& a, CLI::App* cmd, int threads, bool qui
     return d;
 }
 
-void add_train_options(CLI::App* cmd, TrainArgs& a) {
-    auto* w = cmd->add_option_group("Weighting");
-    w->add_option("--weighting", a.weighting, "none|bm25|tfidf|linear|log")->capture_default_str();
-    w->add_option("--K1", a.K1, "bm25 K1")->capture_default_str();
-    w->add_option("--B", a.B, "bm25 B")->capture_default_str();
-    w->add_option("--alpha", a.alpha,
-                  "Confidence scale: c = alpha*w for none/bm25/tfidf (default 1), 1 + alpha*x for linear/log (default 40)");
-    w->add_option("--eps", a.eps, "log: c = 1 + alpha*log(1 + x/eps)")->capture_default_str();
-    auto* m = cmd->add_option_group("ALS");
-    m->add_option("--factors", a.factors, "Latent factors")->capture_default_str()->check(CLI::Range(1, 4096));
-    m->add_option("--regularization", a.regularization, "L2 regularization (lambda)")->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
-    m->add_option("--iterations", a.iterations, "ALS iterations")->capture_default_str()->check(CLI::Range(0, 100000));
-    m->add_option("--solver", a.solver, "cg|cholesky")->capture_default_str();
-    m->add_option("--cg-steps", a.cg_steps, "Conjugate-gradient steps per row per iteration")->capture_default_str()
-        ->check(CLI::Range(1, 1000));
-    m->add_option("--seed", a.seed, "Random seed (same seed + threads = same model)")->capture_default_str();
-    m->add_flag("--loss", a.loss, "Compute and show the training loss after every iteration");
+namespace {
+
+using K = ModelKind;
+
+// One model option: its flag name, help text, the kinds it applies to, and how it sets a value.
+struct OptionSpec {
+    const char* name;
+    const char* help;
+    std::vector<ModelKind> kinds;
+    std::function<void(ModelOptions&, const std::string& flag, const std::string& text)> apply;
+};
+
+double parse_number(const std::string& flag, const std::string& text, double lo, double hi) {
+    double v = 0;
+    std::size_t used = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != text.size() || !std::isfinite(v))
+        throw OptionError(fmt::format("--{}: expected a number, got '{}'", flag, text));
+    if (v < lo || v > hi) throw OptionError(fmt::format("--{}: {} is out of range [{}, {}]", flag, text, lo, hi));
+    return v;
 }
 
-WeightingOptions to_weighting_options(const TrainArgs& a) {
-    WeightingOptions w;
-    w.kind = parse_weighting(a.weighting);
-    w.K1 = a.K1;
-    w.B = a.B;
-    w.alpha = a.alpha;
-    w.eps = a.eps;
-    return w;
+int parse_int(const std::string& flag, const std::string& text, int lo, int hi) {
+    double v = parse_number(flag, text, lo, hi);
+    if (v != static_cast<double>(static_cast<int>(v)))
+        throw OptionError(fmt::format("--{}: expected an integer, got '{}'", flag, text));
+    return static_cast<int>(v);
 }
 
-AlsOptions to_als_options(const TrainArgs& a, int threads, bool quiet) {
-    AlsOptions o;
-    o.factors = a.factors;
-    o.regularization = a.regularization;
-    o.iterations = a.iterations;
-    o.solver = parse_als_solver(a.solver);
-    o.cg_steps = a.cg_steps;
-    o.seed = a.seed;
+bool parse_bool(const std::string& flag, const std::string& text) {
+    if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+    throw OptionError(fmt::format("--{}: expected true or false, got '{}'", flag, text));
+}
+
+const std::vector<ModelKind> kAll = {K::als, K::lsa, K::bpr, K::lmf, K::knn, K::popular};
+const std::vector<ModelKind> kFactor = {K::als, K::lsa, K::bpr, K::lmf};
+
+const std::vector<OptionSpec>& option_specs() {
+    static const std::vector<OptionSpec> specs = {
+        {"weighting", "none|bm25|tfidf|linear|log (default: bm25; bpr and popular none; lmf log with alpha 1; knn log)", kAll,
+         [](ModelOptions& o, const std::string&, const std::string& t) { o.weighting.kind = parse_weighting(t); }},
+        {"K1", "bm25 K1 (default 100; also knn's bm25 similarity)", kAll,
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.weighting.K1 = o.knn.K1 = static_cast<float>(parse_number(f, t, 0, 1e30));
+         }},
+        {"B", "bm25 B (default 0.8; also knn's bm25 similarity)", kAll,
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.weighting.B = o.knn.B = static_cast<float>(parse_number(f, t, 0, 1));
+         }},
+        {"alpha", "Confidence scale: c = alpha*w for none/bm25/tfidf (default 1), 1 + alpha*x for linear/log (default 40)",
+         kAll, [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.weighting.alpha = static_cast<float>(parse_number(f, t, 0, 1e30));
+         }},
+        {"eps", "log: c = 1 + alpha*log(1 + x/eps) (default 1)", kAll,
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.weighting.eps = static_cast<float>(parse_number(f, t, 0, 1e30));
+         }},
+        {"factors", "Latent factors (default 64; bpr: one is the item bias; lmf: plus two bias columns)", kFactor,
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.als.factors = o.lsa.factors = o.bpr.factors = o.lmf.factors = parse_int(f, t, 1, 4096);
+         }},
+        {"regularization", "L2 regularization (default 0.01)", {K::als, K::bpr, K::lmf},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.als.regularization = o.bpr.regularization = o.lmf.regularization =
+                 static_cast<float>(parse_number(f, t, 0, 1e30));
+         }},
+        {"iterations", "Iterations / epochs (default: als 15, bpr 100, lmf 30)", {K::als, K::bpr, K::lmf},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.als.iterations = o.bpr.iterations = o.lmf.iterations = parse_int(f, t, 0, 100000);
+         }},
+        {"learning-rate", "SGD / AdaGrad step (default 0.05)", {K::bpr, K::lmf},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.bpr.learning_rate = o.lmf.learning_rate = static_cast<float>(parse_number(f, t, 1e-12, 1e30));
+         }},
+        {"solver", "als: cg|cholesky (default cg)", {K::als},
+         [](ModelOptions& o, const std::string&, const std::string& t) { o.als.solver = parse_als_solver(t); }},
+        {"cg-steps", "als: conjugate-gradient steps per row per iteration (default 3)", {K::als},
+         [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_steps = parse_int(f, t, 1, 1000); }},
+        {"oversample", "lsa: extra random directions in the range finder (default 10)", {K::lsa},
+         [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
+        {"power-iterations", "lsa: power iterations of the range finder (default 4)", {K::lsa},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.lsa.power_iterations = parse_int(f, t, 0, 1000);
+         }},
+        {"verify-negatives", "bpr: skip or re-draw negatives the user played (true|false, default true)", {K::bpr},
+         [](ModelOptions& o, const std::string& f, const std::string& t) { o.bpr.verify_negatives = parse_bool(f, t); }},
+        {"redraw-negatives", "bpr: re-draws of a played negative before the sample is skipped (default 0)", {K::bpr},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.bpr.redraw_negatives = parse_int(f, t, 0, 1000000);
+         }},
+        {"negatives", "bpr: uniform|popular: how negatives are drawn (default uniform; popular = as implicit)", {K::bpr},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             if (t != "uniform" && t != "popular")
+                 throw OptionError(fmt::format("--{}: expected uniform or popular, got '{}'", f, t));
+             o.bpr.popular_negatives = t == "popular";
+         }},
+        {"negative-samples", "lmf: sampled negatives per positive (default 30)", {K::lmf},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             o.lmf.negative_samples = parse_int(f, t, 0, 1000000);
+         }},
+        {"similarity", "knn: cosine|tfidf|bm25 (default cosine)", {K::knn},
+         [](ModelOptions& o, const std::string&, const std::string& t) { o.knn.similarity = parse_knn_similarity(t); }},
+        {"neighbours", "knn: neighbours kept per item (default 20)", {K::knn},
+         [](ModelOptions& o, const std::string& f, const std::string& t) { o.knn.K = parse_int(f, t, 1, 1000000); }},
+        {"seed", "Random seed: the eval split and every model (same seed + threads = same model; bpr: with 1 thread)",
+         kAll, [](ModelOptions& o, const std::string& f, const std::string& t) {
+             double v = parse_number(f, t, 0, 1.8e19);
+             o.als.seed = o.lsa.seed = o.bpr.seed = o.lmf.seed = static_cast<std::uint64_t>(v);
+         }},
+    };
+    return specs;
+}
+
+bool applies(const OptionSpec& s, ModelKind k) { return std::find(s.kinds.begin(), s.kinds.end(), k) != s.kinds.end(); }
+
+}  // namespace
+
+void add_model_options(CLI::App* cmd, ModelArgs& a, bool per_model) {
+    auto* g = cmd->add_option_group("Model options");
+    for (const auto& spec : option_specs()) {
+        std::string& slot = a.values[spec.name];
+        a.options[spec.name] = g->add_option(fmt::format("--{}", spec.name), slot, spec.help);
+    }
+    g->add_flag("--loss", a.loss, "als: compute and show the training loss after every iteration");
+    if (!per_model) return;
+    auto* p = cmd->add_option_group("Per-model options", "--MODEL.OPTION VALUE, e.g. --bpr.learning-rate 0.05");
+    for (auto kind : kAll)
+        for (const auto& spec : option_specs()) {
+            if (!applies(spec, kind)) continue;
+            std::string key = fmt::format("{}.{}", model_kind_name(kind), spec.name);
+            std::string& slot = a.values[key];
+            a.options[key] = p->add_option("--" + key, slot, fmt::format("{} for {}", spec.name, model_kind_name(kind)));
+        }
+}
+
+ModelOptions to_model_options(const ModelArgs& a, ModelKind kind, int threads, bool quiet) {
+    ModelOptions o = default_model_options(kind);
+    auto given = [&](const std::string& key) {
+        auto it = a.options.find(key);
+        return it != a.options.end() && it->second->count() > 0;
+    };
+    for (const auto& spec : option_specs()) {
+        if (!applies(spec, kind)) continue;
+        // A per-model value wins over the global one; both are checked when given.
+        const std::string key = fmt::format("{}.{}", model_kind_name(kind), spec.name);
+        if (given(spec.name)) spec.apply(o, spec.name, a.values.at(spec.name));
+        if (given(key)) spec.apply(o, key, a.values.at(key));
+    }
+    o.als.compute_loss = a.loss;
     o.threads = threads;
-    o.compute_loss = a.loss;
     o.quiet = quiet;
     return o;
 }
 
-Model train_model(const Dataset& data, const TrainArgs& a, int threads, bool quiet, const std::string& source,
-                  double* train_seconds) {
-    if (data.n_users() == 0 || data.n_items() == 0) throw Error("the dataset has no users or no items");
-    auto wopts = to_weighting_options(a);
-    auto aopts = to_als_options(a, threads, quiet);
-    auto t0 = std::chrono::steady_clock::now();
-    Model m;
-    m.kind = "als";
-    m.weighting = fit_weighting(data.by_user, wopts);
-    m.user_items = apply_weighting(data.by_user, m.weighting, threads);
-    Csr by_item = m.user_items.transpose(threads);
-    AlsReport report;
-    train_als(m.user_items, by_item, aopts, m.user_factors, m.item_factors, &report);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (train_seconds) *train_seconds = secs;
-    m.users = data.users;
-    m.items = data.items;
-    m.item_names = data.item_names;
-    m.regularization = a.regularization;
-    m.info["options"] = {{"factors", a.factors},     {"regularization", a.regularization},
-                         {"iterations", a.iterations}, {"solver", a.solver},
-                         {"cg_steps", a.cg_steps},   {"seed", a.seed},
-                         {"threads", resolve_threads(threads)},
-                         {"weighting", a.weighting}, {"K1", a.K1}, {"B", a.B}, {"alpha", wopts.alpha.value_or(default_alpha(wopts.kind))}, {"eps", a.eps}};
-    m.info["data"] = data.meta;
-    m.info["data"]["source"] = source;
-    m.info["training"] = {{"seconds", secs},
-                          {"als_seconds", report.seconds},
-                          {"seconds_per_iteration", a.iterations > 0 ? report.seconds / a.iterations : 0.0},
-                          {"loss", report.loss}};
-    info(quiet, fmt::format("trained ALS ({} factors, {} iterations, {}) on {} users x {} items in {:.2f} s",
-                            a.factors, a.iterations, a.solver, data.n_users(), data.n_items(), secs));
+std::uint64_t model_seed(const ModelArgs& a) {
+    auto it = a.options.find("seed");
+    if (it == a.options.end() || it->second->count() == 0) return 0;
+    return static_cast<std::uint64_t>(parse_number("seed", a.values.at("seed"), 0, 1.8e19));
+}
+
+Model train_model(const Dataset& data, const ModelArgs& a, ModelKind kind, int threads, bool quiet,
+                  const std::string& source, double* train_seconds) {
+    TrainReport report;
+    auto m = encore::train_model(data, to_model_options(a, kind, threads, quiet), source, &report);
+    if (train_seconds) *train_seconds = report.seconds;
     return m;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Option groups and helpers shared by several subcommands (ingest options, weighting options, ALS
+// Option groups and helpers shared by several subcommands (ingest options, weighting and model
 // options, output of query results). Glue only: every algorithm lives in the library.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "encore/data/ingest.hpp"
 #include "encore/data/weighting.hpp"
 #include "encore/models/als.hpp"
+#include "encore/models/family.hpp"
 #include "encore/models/model.hpp"
 #include "encore/retrieval/queries.hpp"
 
@@ -31,24 +33,23 @@ IngestOptions to_ingest_options(const IngestArgs& args, CLI::App* cmd, int threa
 Dataset load_or_ingest(const IngestArgs& args, CLI::App* cmd, int threads, bool quiet);
 void print_ingest_summary(const Dataset& d, const IngestReport& r, bool quiet);
 
-struct TrainArgs {
-    std::string weighting = "bm25";
-    float K1 = 100.0f, B = 0.8f, eps = 1.0f;
-    std::optional<float> alpha;  // unset: the weighting's default (1, or 40 for linear/log)
-    int factors = 64;
-    float regularization = 0.01f;
-    int iterations = 15;
-    std::string solver = "cg";
-    int cg_steps = 3;
-    std::uint64_t seed = 0;
+// Model options: each given globally (--factors 32) and, where per_model, per model
+// (--bpr.factors 32, which wins over the global value for bpr). Unset options take the model's own
+// default (default_model_options). Values are kept as text and checked when a model's options are built,
+// so an error names the exact flag.
+struct ModelArgs {
+    std::map<std::string, std::string> values;  // "factors" or "bpr.factors" -> text
+    std::map<std::string, CLI::Option*> options;
     bool loss = false;
 };
-void add_train_options(CLI::App* cmd, TrainArgs& args);
-WeightingOptions to_weighting_options(const TrainArgs& args);
-AlsOptions to_als_options(const TrainArgs& args, int threads, bool quiet);
-// Weighting + ALS on a dataset -> a complete Model (ids, names, confidences, provenance).
-Model train_model(const Dataset& data, const TrainArgs& args, int threads, bool quiet, const std::string& source,
-                  double* train_seconds = nullptr);
+void add_model_options(CLI::App* cmd, ModelArgs& args, bool per_model);
+// Throws OptionError naming the flag for a malformed or out-of-range value.
+ModelOptions to_model_options(const ModelArgs& args, ModelKind kind, int threads, bool quiet);
+// The seed given by --seed (0 when unset).
+std::uint64_t model_seed(const ModelArgs& args);
+// Weighting + training on a dataset -> a complete Model (ids, names, confidences, provenance).
+Model train_model(const Dataset& data, const ModelArgs& args, ModelKind kind, int threads, bool quiet,
+                  const std::string& source, double* train_seconds = nullptr);
 
 // --threads / --quiet / --json, declared the same way everywhere.
 void add_threads(CLI::App* cmd, int& threads);

@@ -15,11 +15,16 @@ namespace {
 constexpr Magic kModelMagic = {'E', 'N', 'C', 'O', 'M', 'O', 'D', 'L'};
 constexpr Magic kDatasetMagic = {'E', 'N', 'C', 'O', 'D', 'A', 'T', 'A'};
 
-// The model families this build can load.
-bool known_kind(std::string_view kind) { return kind == "als"; }
+bool known_kind(std::string_view kind) { return is_model_kind(kind); }
 
 void check_for_save(const Model& m) {
     if (!known_kind(m.kind)) fail("save_model: unknown model kind '{}'", m.kind);
+    if (m.has_factors() ? m.item_factors.cols() < 1 : m.item_factors.cols() != 0)
+        fail("save_model: a {} model with {} factors", m.kind, m.item_factors.cols());
+    if (m.has_factors() ? m.item_neighbours.rows != 0
+                        : (m.item_neighbours.rows != m.n_items() || m.item_neighbours.cols != m.n_items()))
+        fail("save_model: a {} model with a {}x{} neighbour matrix for {} items", m.kind, m.item_neighbours.rows,
+             m.item_neighbours.cols, m.n_items());
     if (m.user_factors.cols() != m.item_factors.cols())
         fail("save_model: user factors have {} columns, item factors {}", m.user_factors.cols(), m.item_factors.cols());
     if (static_cast<std::int64_t>(m.users.size()) != m.n_users())
@@ -82,6 +87,12 @@ Matrix load_factors(const ContainerReader& r, const std::string& name, std::int6
 
 }  // namespace
 
+bool is_model_kind(std::string_view kind) {
+    for (const char* k : kModelKinds)
+        if (kind == k) return true;
+    return false;
+}
+
 std::string_view Model::item_label(std::int64_t i) const {
     if (static_cast<std::size_t>(i) < item_names.size()) {
         auto n = item_names[static_cast<std::size_t>(i)];
@@ -101,6 +112,7 @@ void save_model(const Model& model, const std::string& path) {
         {"user_stride", model.user_factors.stride()},
         {"item_stride", model.item_factors.stride()},
         {"nnz", model.user_items.nnz()},
+        {"neighbour_nnz", model.item_neighbours.nnz()},
         {"regularization", model.regularization},
         {"weighting",
          {{"kind", weighting_name(w.options.kind)},
@@ -119,6 +131,7 @@ void save_model(const Model& model, const std::string& path) {
     model.item_names.save(out, "names");
     save_csr(out, model.user_items, "user_items");
     out.add_array("weighting.length_norm", std::span<const float>(w.item_length_norm));
+    if (!model.has_factors()) save_csr(out, model.item_neighbours, "item_neighbours");
     out.write(path);
 }
 
@@ -145,13 +158,15 @@ Model load_model(const std::string& path, bool verify) {
     Model m;
     m.kind = field<std::string>(meta, "kind", path);
     if (!known_kind(m.kind))
-        throw FormatError(path, fmt::format("unknown model kind '{}' (this build knows: als)", m.kind));
+        throw FormatError(path, fmt::format("unknown model kind '{}' (this build knows: {})", m.kind,
+                                            fmt::join(kModelKinds, ", ")));
     const auto n_users = count_field(meta, "n_users", path);
     const auto n_items = count_field(meta, "n_items", path);
     const auto factors = count_field(meta, "factors", path);
     const auto user_stride = count_field(meta, "user_stride", path);
     const auto item_stride = count_field(meta, "item_stride", path);
-    if (factors < 1 || user_stride != Matrix::padded(factors) || item_stride != Matrix::padded(factors))
+    if ((m.has_factors() ? factors < 1 : factors != 0) || user_stride != Matrix::padded(factors) ||
+        item_stride != Matrix::padded(factors))
         throw FormatError(path, fmt::format("factor shape is inconsistent (factors {}, strides {} and {})", factors,
                                             user_stride, item_stride));
     m.regularization = field<float>(meta, "regularization", path);
@@ -170,8 +185,17 @@ Model load_model(const std::string& path, bool verify) {
     m.weighting.options.eps = field<float>(wj, "eps", path);
     m.weighting.n_items = n_items;
 
-    m.user_factors = load_factors(r, "user_factors", n_users, factors, user_stride, verify);
-    m.item_factors = load_factors(r, "item_factors", n_items, factors, item_stride, verify);
+    if (m.has_factors()) {
+        m.user_factors = load_factors(r, "user_factors", n_users, factors, user_stride, verify);
+        m.item_factors = load_factors(r, "item_factors", n_items, factors, item_stride, verify);
+    } else {
+        // knn: no factors, but the shapes still carry the user and item counts.
+        m.user_factors = Matrix(n_users, 0);
+        m.item_factors = Matrix(n_items, 0);
+        m.item_neighbours = load_csr(r, "item_neighbours", n_items, n_items);
+        if (m.item_neighbours.nnz() != count_field(meta, "neighbour_nnz", path, std::numeric_limits<std::int64_t>::max()))
+            throw FormatError(path, "the neighbour matrix does not match its recorded size");
+    }
     m.users = StringTable::load(r, "users");
     m.items = StringTable::load(r, "items");
     m.item_names = StringTable::load(r, "names");

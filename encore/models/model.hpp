@@ -1,8 +1,14 @@
 #pragma once
-// Model: a trained factor model and everything needed to answer queries with it alone: user and item
-// factors, the id tables and names, the confidence matrix it was trained on (by user: played-item
-// filtering, explanations), the weighting statistics (to fold in new users) and the options and data
-// provenance as JSON. Saved as a .encm container (docs/formats.md), loaded by mapping.
+// Model: a trained model and everything needed to answer queries with it alone: the id tables and
+// names, the confidence matrix it was trained on (by user: played-item filtering, explanations), the
+// weighting statistics (to fold in new users), the options and data provenance as JSON, and the
+// model's own parameters, by kind (encore/models/family.hpp trains every kind):
+//   als, lsa, bpr, lmf  factor models: user and item factors, score = x_u . y_i (biases, where a model
+//                       has them, are factor columns whose other side is fixed at 1)
+//   popular             one factor: items by the number of users who played them, users all 1
+//   knn                 no factors (0 columns); item_neighbours (items x items) holds each item's top-K
+//                       neighbours and similarities, score_ui = sum over played j of c_uj * s_ji
+// Saved as a .encm container (docs/formats.md), loaded by mapping.
 #include <cstdint>
 #include <string>
 
@@ -16,12 +22,13 @@
 namespace encore {
 
 struct Model {
-    std::string kind = "als";  // model family; later issues add more
+    std::string kind = "als";  // als | lsa | bpr | lmf | knn | popular
     Matrix user_factors;       // n_users x factors
     Matrix item_factors;       // n_items x factors
     StringTable users, items, item_names;
     Csr user_items;            // confidences by user, as trained on
     WeightingModel weighting;
+    Csr item_neighbours;       // knn only: row i = i's neighbours (sorted by index) with similarities
     float regularization = 0.0f;  // the lambda used in training (explain and fold-in need it)
     nlohmann::json info = nlohmann::json::object();  // {"options": {...}, "data": {...}, "training": {...}}
 
@@ -29,9 +36,15 @@ struct Model {
     std::int64_t n_items() const { return item_factors.rows(); }
     std::int64_t factors() const { return item_factors.cols(); }
     std::string_view item_label(std::int64_t i) const;
+    // Scored by factors (every kind but knn).
+    bool has_factors() const { return kind != "knn"; }
 };
 
 inline constexpr std::uint32_t kModelVersion = 1;
+
+// The kinds a model file may hold, and whether a kind name is one of them.
+inline constexpr const char* kModelKinds[] = {"als", "lsa", "bpr", "lmf", "knn", "popular"};
+bool is_model_kind(std::string_view kind);
 
 void save_model(const Model& model, const std::string& path);
 // verify = check every section checksum. Throws FormatError for a truncated/corrupted/foreign file.

@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "encore/models/als.hpp"
+#include "encore/retrieval/knn_queries.hpp"
 #include "encore/util/error.hpp"
+#include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
 
 namespace encore {
@@ -68,19 +70,45 @@ std::vector<Recommendation> to_recommendations(const std::vector<ScoredItem>& sc
     return out;
 }
 
+// How a factor model's score splits over the played items:
+//   als         exact: implicit's Gram decomposition (below)
+//   lsa         exact: x_u = C_u Y (YtY)^-1, so the share of j is c_uj y_i^T (YtY)^-1 y_j
+//   similarity  bpr, lmf: the user vector is learned, not a function of the plays; the played items most
+//               like the result (cosine of item factors) are named instead, with that cosine as score
+//   none        popular: nothing to explain
+enum class ExplainMode { als, lsa, similarity, none };
+
+ExplainMode explain_mode(const Model& model) {
+    if (model.kind == "als") return ExplainMode::als;
+    if (model.kind == "lsa") return ExplainMode::lsa;
+    if (model.kind == "popular") return ExplainMode::none;
+    return ExplainMode::similarity;
+}
+
+// The Gram matrix an explanation (or an ALS/LSA fold-in) needs; empty when the mode needs none.
+std::vector<float> explain_gram(const Model& model, int threads) {
+    switch (explain_mode(model)) {
+        case ExplainMode::als: return als_gram(model.item_factors, model.regularization, threads);
+        case ExplainMode::lsa: return als_gram(model.item_factors, 0.0f, threads);
+        default: return {};
+    }
+}
+
 // One user's side of implicit's explanation: W_u = YtY + lambda I + sum (|c| - 1) y y^T, factorised once;
-// each item then costs one solve plus one dot product per played item.
+// each item then costs one solve plus one dot product per played item. (lsa: W = YtY; see above.)
 class UserExplainer {
 public:
-    UserExplainer(const std::vector<float>& gram, const Matrix& Y, std::span<const std::int32_t> items,
+    UserExplainer(const Model& model, const std::vector<float>& gram, std::span<const std::int32_t> items,
                   std::span<const float> conf)
-        : Y_(Y), items_(items), conf_(conf) {
+        : Y_(model.item_factors), items_(items), conf_(conf), mode_(explain_mode(model)) {
+        const auto& Y = Y_;
         const auto k = Y.cols();
+        if (mode_ == ExplainMode::similarity || mode_ == ExplainMode::none) return;
         // Double: the split must add up to x_u . y_i, and W_u can be poorly conditioned for heavy users.
         Eigen::MatrixXd W = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
                                 gram.data(), k, k)
                                 .cast<double>();
-        for (std::size_t j = 0; j < items.size(); ++j) {
+        for (std::size_t j = 0; mode_ == ExplainMode::als && j < items.size(); ++j) {
             Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXf>(Y.row(items[j]), k).cast<double>();
             W.noalias() += (std::fabs(static_cast<double>(conf[j])) - 1.0) * (y * y.transpose());
         }
@@ -89,16 +117,27 @@ public:
 
     std::vector<Contribution> explain(std::int32_t item, int n, float* total_score) const {
         const auto k = Y_.cols();
-        Eigen::VectorXd weighted =
-            ldlt_.solve(Eigen::Map<const Eigen::VectorXf>(Y_.row(item), k).cast<double>());
         std::vector<Contribution> all;
         double total = 0;
-        for (std::size_t j = 0; j < items_.size(); ++j) {
-            if (!(conf_[j] > 0)) continue;  // dislikes shape W_u but add nothing to the score
-            double c = static_cast<double>(conf_[j]) *
-                       weighted.dot(Eigen::Map<const Eigen::VectorXf>(Y_.row(items_[j]), k).cast<double>());
-            total += c;
-            all.push_back({items_[j], static_cast<float>(c)});
+        if (mode_ == ExplainMode::similarity) {
+            Eigen::VectorXd yi = Eigen::Map<const Eigen::VectorXf>(Y_.row(item), k).cast<double>();
+            const double ni = yi.norm();
+            for (std::size_t j = 0; j < items_.size() && ni > 0; ++j) {
+                if (!(conf_[j] > 0)) continue;
+                Eigen::VectorXd yj = Eigen::Map<const Eigen::VectorXf>(Y_.row(items_[j]), k).cast<double>();
+                const double nj = yj.norm();
+                if (nj > 0) all.push_back({items_[j], static_cast<float>(yi.dot(yj) / (ni * nj))});
+            }
+        } else if (mode_ != ExplainMode::none) {
+            Eigen::VectorXd weighted =
+                ldlt_.solve(Eigen::Map<const Eigen::VectorXf>(Y_.row(item), k).cast<double>());
+            for (std::size_t j = 0; j < items_.size(); ++j) {
+                if (!(conf_[j] > 0)) continue;  // dislikes shape W_u but add nothing to the score
+                double c = static_cast<double>(conf_[j]) *
+                           weighted.dot(Eigen::Map<const Eigen::VectorXf>(Y_.row(items_[j]), k).cast<double>());
+                total += c;
+                all.push_back({items_[j], static_cast<float>(c)});
+            }
         }
         if (total_score) *total_score = static_cast<float>(total);
         auto better = [](const Contribution& a, const Contribution& b) {
@@ -114,8 +153,38 @@ private:
     const Matrix& Y_;
     std::span<const std::int32_t> items_;
     std::span<const float> conf_;
+    ExplainMode mode_;
     Eigen::LDLT<Eigen::MatrixXd> ldlt_;
 };
+
+std::span<const float> played_conf(const Model& model, std::int64_t user) {
+    return model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
+}
+
+// Popular: every query ranks the same global order (listeners), so batch related lists share it.
+std::vector<Recommendation> popular_related(const Model& model, const std::vector<std::int32_t>& order,
+                                            std::int32_t item, std::span<const std::uint8_t> allowed, int n) {
+    std::vector<Recommendation> out;
+    for (auto j : order) {
+        if (static_cast<int>(out.size()) >= n) break;
+        if (j == item || (!allowed.empty() && !allowed[j])) continue;
+        out.push_back({j, model.item_factors.row(j)[0], {}});
+    }
+    return out;
+}
+
+std::vector<std::int32_t> popularity_order(const Model& model) {
+    std::vector<std::int32_t> order(static_cast<std::size_t>(model.n_items()));
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int32_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+        return model.item_factors.row(a)[0] > model.item_factors.row(b)[0];
+    });
+    return order;
+}
+
+void check_factor_model(const Model& model, const char* what) {
+    if (!model.has_factors()) fail("{} needs a factor model (this one is {})", what, model.kind);
+}
 
 void add_explanations(std::vector<Recommendation>& recs, const UserExplainer& explainer, int n) {
     for (auto& r : recs) r.because = explainer.explain(r.id, n, nullptr);
@@ -182,8 +251,10 @@ std::vector<Recommendation> related_items(const Model& model, std::int32_t item,
                                           const QueryOptions& options) {
     check_item(model, item);
     check_n(options.n);
-    Matrix normalized = normalized_rows(model.item_factors, options.threads);
     TopKFilter f = item_filter(model, filter);
+    if (model.kind == "knn") return knn_related(model, item, f.allowed, options.n);
+    if (model.kind == "popular") return popular_related(model, popularity_order(model), item, f.allowed, options.n);
+    Matrix normalized = normalized_rows(model.item_factors, options.threads);
     const std::int32_t self[1] = {item};
     f.excluded = [&self](std::int64_t) { return std::span<const std::int32_t>(self); };
     return to_recommendations(top_k_one(normalized.row_span(item), normalized, f, options.n, item));
@@ -192,10 +263,24 @@ std::vector<Recommendation> related_items(const Model& model, std::int32_t item,
 std::vector<std::vector<Recommendation>> related_all(const Model& model, const ItemFilter& filter,
                                                      const QueryOptions& options) {
     check_n(options.n);
+    TopKFilter f = item_filter(model, filter);
+    if (!model.has_factors() || model.kind == "popular") {
+        const auto n_items = model.n_items();
+        std::vector<std::vector<Recommendation>> out(static_cast<std::size_t>(n_items));
+        const auto order = model.kind == "popular" ? popularity_order(model) : std::vector<std::int32_t>{};
+        const int threads = resolve_threads(options.threads);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+        for (std::int64_t i = 0; i < n_items; ++i) {
+            const auto item = static_cast<std::int32_t>(i);
+            out[static_cast<std::size_t>(i)] = model.kind == "knn" ? knn_related(model, item, f.allowed, options.n)
+                                                                   : popular_related(model, order, item, f.allowed, options.n);
+            if (options.progress) options.progress->add(1);
+        }
+        return out;
+    }
     Matrix normalized = normalized_rows(model.item_factors, options.threads);
     std::vector<std::int32_t> ids(static_cast<std::size_t>(model.n_items()));
     for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
-    TopKFilter f = item_filter(model, filter);
     f.excluded = [&ids](std::int64_t q) { return std::span<const std::int32_t>(ids).subspan(static_cast<std::size_t>(q), 1); };
     auto scored = top_k_rows(normalized, normalized, f,
                              {.k = options.n, .threads = options.threads, .progress = options.progress});
@@ -210,12 +295,14 @@ std::vector<Recommendation> recommend_user(const Model& model, std::int32_t user
     check_n(options.n);
     auto played = played_items(model, user);
     TopKFilter f = item_filter(model, filter);
+    if (!model.has_factors())
+        return knn_recommend(model, played, played_conf(model, user), f.allowed, options.filter_played, options.n,
+                             options.explain);
     if (options.filter_played) f.excluded = [played](std::int64_t) { return played; };
     auto recs = to_recommendations(top_k_one(model.user_factors.row_span(user), model.item_factors, f, options.n, user));
     if (options.explain > 0 && !recs.empty()) {
-        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
-        auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
-        add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+        auto gram = explain_gram(model, options.threads);
+        add_explanations(recs, UserExplainer(model, gram, played, played_conf(model, user)), options.explain);
     }
     return recs;
 }
@@ -226,6 +313,18 @@ std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const
     if (model.user_items.rows != 0 && model.user_items.rows != model.n_users())
         fail("model has {} users but its user-item matrix has {} rows", model.n_users(), model.user_items.rows);
     TopKFilter f = item_filter(model, filter);
+    if (!model.has_factors()) {
+        const auto n_users = model.n_users();
+        std::vector<std::vector<Recommendation>> out(static_cast<std::size_t>(n_users));
+        const int threads = resolve_threads(options.threads);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
+        for (std::int64_t u = 0; u < n_users; ++u) {
+            out[static_cast<std::size_t>(u)] = knn_recommend(model, played_items(model, u), played_conf(model, u),
+                                                             f.allowed, options.filter_played, options.n, options.explain);
+            if (options.progress) options.progress->add(1);
+        }
+        return out;
+    }
     if (options.filter_played && model.user_items.rows != 0)
         f.excluded = [&model](std::int64_t u) { return model.user_items.row_indices(u); };
     auto scored = top_k_rows(model.user_factors, model.item_factors, f,
@@ -233,16 +332,15 @@ std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const
     std::vector<std::vector<Recommendation>> out(scored.size());
     for (std::size_t u = 0; u < scored.size(); ++u) out[u] = to_recommendations(scored[u]);
     if (options.explain > 0 && options.n > 0) {
-        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+        auto gram = explain_gram(model, options.threads);
         const auto n_users = static_cast<std::int64_t>(out.size());
         const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
         for (std::int64_t u = 0; u < n_users; ++u) {
             auto& recs = out[static_cast<std::size_t>(u)];
             if (recs.empty()) continue;
-            auto played = played_items(model, u);
-            auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(u);
-            add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+            add_explanations(recs, UserExplainer(model, gram, played_items(model, u), played_conf(model, u)),
+                             options.explain);
         }
     }
     return out;
@@ -296,21 +394,40 @@ std::vector<Recommendation> recommend_new_user(const Model& model, std::span<con
         }
     }
     std::vector<float> conf = values.empty() ? typical_confidences(model, ids) : weigh_row(ids, raw, model.weighting);
-    auto gram = als_gram(model.item_factors, model.regularization, options.threads);
-    std::vector<float> x(static_cast<std::size_t>(model.factors()));
-    als_solve_row(gram, model.item_factors, ids, conf, x.data());
-
     TopKFilter f = item_filter(model, filter);
+    if (!model.has_factors())
+        return knn_recommend(model, ids, conf, f.allowed, options.filter_played, options.n, options.explain);
+    std::vector<float> x(static_cast<std::size_t>(model.factors()));
+    if (model.kind == "popular") {
+        x[0] = 1.0f;
+    } else if (model.kind == "lsa") {
+        // LSA's own user vector: x = (YtY)^-1 sum c_j y_j (exactly how training computed user factors).
+        auto gram = explain_gram(model, options.threads);
+        const auto k = model.factors();
+        Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> G(gram.data(), k, k);
+        Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k);
+        for (std::size_t j = 0; j < ids.size(); ++j)
+            rhs += static_cast<double>(conf[j]) * Eigen::Map<const Eigen::VectorXf>(model.item_factors.row(ids[j]), k).cast<double>();
+        Eigen::VectorXd sol = G.cast<double>().ldlt().solve(rhs);
+        for (std::int64_t f2 = 0; f2 < k; ++f2) x[static_cast<std::size_t>(f2)] = static_cast<float>(sol(f2));
+    } else {
+        // ALS exactly; bpr and lmf have no closed form for a new user, so the ALS least-squares fit
+        // against their item factors (with their regularization) stands in.
+        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+        als_solve_row(gram, model.item_factors, ids, conf, x.data());
+    }
+
     if (options.filter_played) f.excluded = [&ids](std::int64_t) { return std::span<const std::int32_t>(ids); };
     auto recs = to_recommendations(top_k_one(x, model.item_factors, f, options.n, 0));
     if (options.explain > 0 && !recs.empty())
-        add_explanations(recs, UserExplainer(gram, model.item_factors, ids, conf), options.explain);
+        add_explanations(recs, UserExplainer(model, explain_gram(model, options.threads), ids, conf), options.explain);
     return recs;
 }
 
 std::vector<Recommendation> similar_users(const Model& model, std::int32_t user, const QueryOptions& options) {
     check_user(model, user);
     check_n(options.n);
+    check_factor_model(model, "similar users");
     Matrix normalized = normalized_rows(model.user_factors, options.threads);
     TopKFilter f;
     const std::int32_t self[1] = {user};
@@ -324,8 +441,8 @@ std::vector<Contribution> explain(const Model& model, std::span<const std::int32
     check_n(n);
     if (played.size() != conf.size()) fail("explain: {} played items but {} confidences", played.size(), conf.size());
     for (auto j : played) check_item(model, j);
-    auto gram = als_gram(model.item_factors, model.regularization, 0);
-    return UserExplainer(gram, model.item_factors, played, conf).explain(item, n, total_score);
+    if (!model.has_factors()) return knn_explain(model, played, conf, item, n, total_score);
+    return UserExplainer(model, explain_gram(model, 0), played, conf).explain(item, n, total_score);
 }
 
 }  // namespace encore
