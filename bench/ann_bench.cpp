@@ -5,7 +5,7 @@
 // and faiss on exactly the same problem. Results: one JSON object per line on stdout.
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
-//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16]
+//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16,32]
 //             [--ef-construction 200] [--seed 1]
 #include <algorithm>
 #include <chrono>
@@ -64,7 +64,8 @@ std::vector<float> dense(const Matrix& m) {
 int main(int argc, char** argv) try {
     std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
     std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,2000,4000,8000,16000";
-    int n_queries = 10000, k = 10, threads = 2, trees = 50, M = 16, efc = 200;
+    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200;
+    std::string m_list = "16,32";
     std::uint64_t seed = 1;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -82,7 +83,7 @@ int main(int argc, char** argv) try {
         else if (a == "--ef") ef_list = next();
         else if (a == "--search-k") sk_list = next();
         else if (a == "--trees") trees = std::stoi(next());
-        else if (a == "--M") M = std::stoi(next());
+        else if (a == "--M") m_list = next();
         else if (a == "--ef-construction") efc = std::stoi(next());
         else if (a == "--seed") seed = std::stoull(next());
         else throw Error(fmt::format("unknown argument {}", a));
@@ -151,9 +152,11 @@ int main(int argc, char** argv) try {
         return static_cast<double>(hits) / (static_cast<double>(n_queries) * k);
     };
 
-    for (const char* kind_name : {"graph", "forest"}) {
-        const std::string kind = kind_name;
-        if (kinds.find(kind) == std::string::npos) continue;
+    std::vector<std::pair<std::string, int>> runs;  // (kind, M)
+    if (kinds.find("graph") != std::string::npos)
+        for (int m : int_list(m_list)) runs.emplace_back("graph", m);
+    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0);
+    for (const auto& [kind, M] : runs) {
         IndexBuildOptions o;
         o.kind = kind;
         o.metric = AnnMetric::cosine;
@@ -165,7 +168,7 @@ int main(int argc, char** argv) try {
         t0 = Clock::now();
         auto built = build_index(data, o);
         const double build_s = seconds_since(t0);
-        const std::string path = out_dir + "/" + kind + ".enci";
+        const std::string path = out_dir + "/" + kind + std::to_string(M) + ".enci";
         built->save(path);
         built.reset();
         const auto bytes = std::filesystem::file_size(path);
