@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-pandas python3-scipy
+  python3-hnswlib python3-faiss python3-matplotlib
 )
 
 missing=()

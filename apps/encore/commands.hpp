@@ -2,9 +2,15 @@
 // Subcommand registry: each apps/encore/<command>.cpp defines add_<command>(), which declares its
 // options on a CLI11 subcommand and returns the function that runs it.
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+namespace encore {
+class AnnIndex;
+}
 
 namespace encore::cli {
 
@@ -24,5 +30,11 @@ Command add_recommend(CLI::App& app);
 Command add_similar_users(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_info(CLI::App& app);
+Command add_index(CLI::App& app);
+
+// related/recommend: --index FILE, with --search-k (forest) or --ef (graph) as the query effort;
+// open_index_for returns null without --index (index.cpp).
+void add_index_options(CLI::App* cmd, std::string& index, int& search);
+std::unique_ptr<AnnIndex> open_index_for(CLI::App* cmd, const std::string& path);
 
 }  // namespace encore::cli

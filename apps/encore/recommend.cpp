@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "encore/retrieval/ann.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 
@@ -14,8 +15,8 @@ namespace encore::cli {
 
 namespace {
 struct Args {
-    std::string model, user, items, plays, output, only, exclude;
-    int n = 10;
+    std::string model, user, items, plays, output, only, exclude, index;
+    int n = 10, search = 0;
     int explain = 0;
     bool all = false, include_played = false, json = false, names = false, no_verify = false;
     int threads = 0;
@@ -53,6 +54,7 @@ Command add_recommend(CLI::App& app) {
     cmd->add_option("--only", a->only, "Only return items listed in FILE (one key or name per line)");
     cmd->add_option("--exclude", a->exclude, "Never return items listed in FILE");
     cmd->add_flag("--json", a->json, "JSON output (see README)");
+    add_index_options(cmd, a->index, a->search);
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a->threads);
     add_quiet(cmd, a->quiet);
@@ -62,7 +64,10 @@ Command add_recommend(CLI::App& app) {
                 if (cmd->count("--explain") > 0 && a->explain == 0) a->explain = 3;
                 if (a->all && a->explain > 0) throw OptionError("recommend: --explain is for single queries, not --all-users");
                 auto model = load_model(a->model, !a->no_verify);
+                if (!a->index.empty() && !a->items.empty())
+                    throw OptionError("recommend: --index works with --user and --all-users, not --items");
                 auto filter = ItemFilter::from_files(model, a->only, a->exclude);
+                auto index = open_index_for(cmd, a->index);
                 QueryOptions q;
                 q.n = a->n;
                 q.filter_played = !a->include_played;
@@ -71,14 +76,16 @@ Command add_recommend(CLI::App& app) {
                 if (a->all) {
                     Progress progress("recommend", static_cast<double>(model.n_users()), a->quiet, "users");
                     q.progress = &progress;
-                    auto results = recommend_all(model, filter, q);
+                    auto results = index ? recommend_all_index(model, *index, filter, q, a->search)
+                                         : recommend_all(model, filter, q);
                     progress.finish();
                     write_batch_tsv(a->output, results, model.users, model, a->names);
                     return 0;
                 }
                 if (!a->user.empty()) {
                     auto u = resolve_user(model, a->user);
-                    auto results = recommend_user(model, u, filter, q);
+                    auto results = index ? recommend_user_index(model, *index, u, filter, q, a->search)
+                                         : recommend_user(model, u, filter, q);
                     nlohmann::json query = {{"id", a->user}, {"name", a->user}};
                     print_results(model, fmt::format("Recommendations for user {}:", a->user), results, a->json, query);
                     return 0;

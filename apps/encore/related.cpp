@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "encore/retrieval/ann.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 
@@ -12,8 +13,8 @@ namespace encore::cli {
 
 namespace {
 struct Args {
-    std::string model, item, output, only, exclude;
-    int n = 10;
+    std::string model, item, output, only, exclude, index;
+    int n = 10, search = 0;
     bool all = false, json = false, names = false, no_verify = false;
     int threads = 0;
     bool quiet = false;
@@ -33,26 +34,30 @@ Command add_related(CLI::App& app) {
     cmd->add_option("--only", a->only, "Only return items listed in FILE (one key or name per line)");
     cmd->add_option("--exclude", a->exclude, "Never return items listed in FILE");
     cmd->add_flag("--json", a->json, "JSON output (see README)");
+    add_index_options(cmd, a->index, a->search);
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a->threads);
     add_quiet(cmd, a->quiet);
-    return {cmd, [a] {
+    return {cmd, [a, cmd] {
                 if (!a->all && a->item.empty()) throw OptionError("related: give --item NAME_OR_ID or --all");
                 auto model = load_model(a->model, !a->no_verify);
                 auto filter = ItemFilter::from_files(model, a->only, a->exclude);
+                auto index = open_index_for(cmd, a->index);
                 QueryOptions q;
                 q.n = a->n;
                 q.threads = a->threads;
                 if (a->all) {
                     Progress progress("related", static_cast<double>(model.n_items()), a->quiet, "items");
                     q.progress = &progress;
-                    auto results = related_all(model, filter, q);
+                    auto results = index ? related_all_index(model, *index, filter, q, a->search)
+                                         : related_all(model, filter, q);
                     progress.finish();
                     write_batch_tsv(a->output, results, model.items, model, a->names);
                     return 0;
                 }
                 auto id = resolve_item(model, a->item);
-                auto results = related_items(model, id, filter, q);
+                auto results = index ? related_items_index(model, *index, id, filter, q, a->search)
+                                     : related_items(model, id, filter, q);
                 print_results(model, fmt::format("Related to {} ({}):", model.item_label(id), model.items[id]), results,
                               a->json, item_json(model, id));
                 return 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -11,7 +12,9 @@
 #include <Eigen/Dense>
 #include <fmt/format.h>
 
+#include "encore/kernels/distance.hpp"
 #include "encore/models/als.hpp"
+#include "encore/retrieval/ann.hpp"
 #include "encore/retrieval/knn_queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
@@ -443,6 +446,155 @@ std::vector<Contribution> explain(const Model& model, std::span<const std::int32
     for (auto j : played) check_item(model, j);
     if (!model.has_factors()) return knn_explain(model, played, conf, item, n, total_score);
     return UserExplainer(model, explain_gram(model, 0), played, conf).explain(item, n, total_score);
+}
+
+// ---- Queries through an approximate index -------------------------------------------------------
+
+namespace {
+
+void check_index(const Model& model, const AnnIndex& index, AnnMetric metric, const char* query) {
+    if (!model.has_factors())
+        fail("{}: an index holds item factors, and a {} model has none (query it without --index)", query, model.kind);
+    if (index.metric() != metric)
+        fail("{} needs a {} index, but this index is {} (build one with: encore index MODEL --metric {})", query,
+             metric_name(metric), metric_name(index.metric()), metric_name(metric));
+    if (index.size() != model.n_items() || index.dim() != model.factors())
+        fail("the index has {} items x {} factors but the model has {} x {}: it was built from another model",
+             index.size(), index.dim(), model.n_items(), model.factors());
+    if (index.source_fingerprint() != vectors_fingerprint(model.item_factors))
+        fail("the index was built from different item factors than this model's (rebuild it with encore index)");
+}
+
+// What every index query shares: the allowed set (and its size), the search effort.
+struct IndexQuery {
+    const AnnIndex& index;
+    std::span<const std::uint8_t> allowed;
+    std::int64_t allowed_count;
+    int search;
+
+    IndexQuery(const Model& model, const AnnIndex& index, const ItemFilter& filter, int search)
+        : index(index), allowed(item_filter(model, filter).allowed), search(search) {
+        allowed_count = allowed.empty() ? index.size() : std::count_if(allowed.begin(), allowed.end(), [](std::uint8_t a) { return a != 0; });
+    }
+
+    bool ok(std::int32_t id, std::span<const std::int32_t> excluded) const {
+        if (!allowed.empty() && !allowed[static_cast<std::size_t>(id)]) return false;
+        return !std::binary_search(excluded.begin(), excluded.end(), id);
+    }
+
+    // Top min(n, allowed and not excluded) for query; excluded sorted ascending.
+    std::vector<ScoredItem> top(std::span<const float> query, int n, std::span<const std::int32_t> excluded) const {
+        std::int64_t blocked = 0;
+        for (auto e : excluded)
+            if (e >= 0 && e < index.size() && (allowed.empty() || allowed[static_cast<std::size_t>(e)])) ++blocked;
+        const std::int64_t want = std::min<std::int64_t>(n, allowed_count - blocked);
+        if (want <= 0) return {};
+        // Over-fetch: enough that the excluded items and the disallowed share can all be dropped.
+        const std::int64_t total = index.size();
+        double fetch = static_cast<double>(want + blocked) * static_cast<double>(total) / static_cast<double>(allowed_count);
+        for (int attempt = 0; attempt < 2; ++attempt, fetch *= 4) {
+            if (attempt > 0 && fetch > static_cast<double>(total) / 4) break;
+            const auto k = static_cast<int>(std::min<double>(static_cast<double>(total), std::ceil(fetch) + 1));
+            auto found = index.search(query, k, search);
+            std::vector<ScoredItem> kept;
+            for (const auto& s : found)
+                if (ok(s.id, excluded)) {
+                    kept.push_back(s);
+                    if (static_cast<std::int64_t>(kept.size()) == want) return kept;
+                }
+            if (k >= total) break;
+        }
+        // A filter this narrow is cheaper to answer exactly, over the index's own vectors.
+        std::vector<ScoredItem> all;
+        const float* q = query.data();
+        std::vector<float> normalized;
+        if (index.metric() == AnnMetric::cosine) {
+            double s = 0;
+            for (float x : query) s += static_cast<double>(x) * x;
+            normalized.assign(query.begin(), query.end());
+            if (s > 0)
+                for (float& x : normalized) x = static_cast<float>(x / std::sqrt(s));
+            q = normalized.data();
+        }
+        for (std::int64_t i = 0; i < total; ++i) {
+            const auto id = static_cast<std::int32_t>(i);
+            if (ok(id, excluded)) all.push_back({id, kernels::inner_product(q, index.item_vector(i).data(), index.dim())});
+        }
+        const auto keep = static_cast<std::size_t>(want);
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                          [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); });
+        all.resize(keep);
+        return all;
+    }
+};
+
+template <typename F>
+std::vector<std::vector<Recommendation>> for_all(std::int64_t count, const QueryOptions& options, F&& one) {
+    std::vector<std::vector<Recommendation>> out(static_cast<std::size_t>(count));
+    const int threads = resolve_threads(options.threads);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
+    for (std::int64_t i = 0; i < count; ++i) {
+        out[static_cast<std::size_t>(i)] = one(i);
+        if (options.progress && (i + 1) % 64 == 0) options.progress->add(64);
+    }
+    if (options.progress) options.progress->add(static_cast<double>(count % 64));
+    return out;
+}
+
+}  // namespace
+
+std::vector<Recommendation> related_items_index(const Model& model, const AnnIndex& index, std::int32_t item,
+                                                const ItemFilter& filter, const QueryOptions& options, int search) {
+    check_item(model, item);
+    check_n(options.n);
+    check_index(model, index, AnnMetric::cosine, "related");
+    IndexQuery query(model, index, filter, search);
+    const std::int32_t self[1] = {item};
+    return to_recommendations(query.top(index.item_vector(item), options.n, self));
+}
+
+std::vector<std::vector<Recommendation>> related_all_index(const Model& model, const AnnIndex& index,
+                                                           const ItemFilter& filter, const QueryOptions& options,
+                                                           int search) {
+    check_n(options.n);
+    check_index(model, index, AnnMetric::cosine, "related");
+    IndexQuery query(model, index, filter, search);
+    return for_all(model.n_items(), options, [&](std::int64_t i) {
+        const std::int32_t self[1] = {static_cast<std::int32_t>(i)};
+        return to_recommendations(query.top(index.item_vector(i), options.n, self));
+    });
+}
+
+std::vector<Recommendation> recommend_user_index(const Model& model, const AnnIndex& index, std::int32_t user,
+                                                 const ItemFilter& filter, const QueryOptions& options, int search) {
+    check_user(model, user);
+    check_n(options.n);
+    check_index(model, index, AnnMetric::dot, "recommend");
+    IndexQuery query(model, index, filter, search);
+    auto played = played_items(model, user);
+    auto recs = to_recommendations(
+        query.top(model.user_factors.row_span(user), options.n, options.filter_played ? played : std::span<const std::int32_t>()));
+    if (options.explain > 0 && !recs.empty()) {
+        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
+        auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
+        add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+    }
+    return recs;
+}
+
+std::vector<std::vector<Recommendation>> recommend_all_index(const Model& model, const AnnIndex& index,
+                                                             const ItemFilter& filter, const QueryOptions& options,
+                                                             int search) {
+    check_n(options.n);
+    check_index(model, index, AnnMetric::dot, "recommend");
+    if (model.user_items.rows != 0 && model.user_items.rows != model.n_users())
+        fail("model has {} users but its user-item matrix has {} rows", model.n_users(), model.user_items.rows);
+    if (options.explain > 0) fail("explanations are for single queries, not every user");
+    IndexQuery query(model, index, filter, search);
+    return for_all(model.n_users(), options, [&](std::int64_t u) {
+        auto played = options.filter_played ? played_items(model, u) : std::span<const std::int32_t>();
+        return to_recommendations(query.top(model.user_factors.row_span(u), options.n, played));
+    });
 }
 
 }  // namespace encore

@@ -13,6 +13,7 @@
 namespace encore {
 
 class Progress;
+class AnnIndex;
 
 // A set of allowed items for every query path: --only FILE keeps listed items, --exclude FILE drops
 // them. Files list one item per line, by key or by display name (blank lines and #comments ignored).
@@ -74,5 +75,23 @@ std::vector<Recommendation> similar_users(const Model& model, std::int32_t user,
 // first) and, in total_score, their full sum (equals x_u . y_i when x_u is the exact solution).
 std::vector<Contribution> explain(const Model& model, std::span<const std::int32_t> played,
                                   std::span<const float> conf, std::int32_t item, int n, float* total_score = nullptr);
+
+// The same queries through an approximate index (retrieval/ann.hpp) instead of the exact scan. related
+// needs a cosine index, recommend a dot index, built from this model's item factors (checked by
+// size and fingerprint; a mismatch is an Error). Results follow the exact path's rules: filters and
+// played items still apply (the index is asked for more than n and the excluded items dropped), and
+// every query returns exactly min(n, allowed items); when over-fetching twice does not reach that
+// (a very narrow --only list), the query falls back to an exact scan of the index's vectors.
+// search = the index's query effort (forest search_k, graph ef; 0 = the index's default).
+std::vector<Recommendation> related_items_index(const Model& model, const AnnIndex& index, std::int32_t item,
+                                                const ItemFilter& filter, const QueryOptions& options, int search = 0);
+std::vector<std::vector<Recommendation>> related_all_index(const Model& model, const AnnIndex& index,
+                                                           const ItemFilter& filter, const QueryOptions& options,
+                                                           int search = 0);
+std::vector<Recommendation> recommend_user_index(const Model& model, const AnnIndex& index, std::int32_t user,
+                                                 const ItemFilter& filter, const QueryOptions& options, int search = 0);
+std::vector<std::vector<Recommendation>> recommend_all_index(const Model& model, const AnnIndex& index,
+                                                             const ItemFilter& filter, const QueryOptions& options,
+                                                             int search = 0);
 
 }  // namespace encore

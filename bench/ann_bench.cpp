@@ -1,0 +1,199 @@
+// ANN benchmark driver: builds encore's forest and graph indexes over a vector set (Gaussian, or a
+// model's item factors), measures build seconds, file bytes, open milliseconds and, for a sweep of
+// the query effort, recall@k against exact search and single-thread queries per second. It also
+// writes the vectors, queries and exact answers as raw files so bench/ann_peers.py measures hnswlib
+// and faiss on exactly the same problem. Results: one JSON object per line on stdout.
+//
+//   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
+//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16,32]
+//             [--ef-construction 200] [--seed 1]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "encore/kernels/distance.hpp"
+#include "encore/models/model.hpp"
+#include "encore/retrieval/ann.hpp"
+#include "encore/retrieval/topk.hpp"
+#include "encore/util/error.hpp"
+
+using namespace encore;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::vector<int> int_list(const std::string& s) {
+    std::vector<int> out;
+    std::size_t p = 0;
+    while (p < s.size()) {
+        auto e = s.find(',', p);
+        if (e == std::string::npos) e = s.size();
+        out.push_back(std::stoi(s.substr(p, e - p)));
+        p = e + 1;
+    }
+    return out;
+}
+
+void write_raw(const std::string& path, const void* data, std::size_t bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+    if (!out) throw Error(fmt::format("{}: cannot write", path));
+}
+
+// Rows without padding (what numpy reads).
+std::vector<float> dense(const Matrix& m) {
+    std::vector<float> out(static_cast<std::size_t>(m.rows() * m.cols()));
+    for (std::int64_t i = 0; i < m.rows(); ++i) std::copy_n(m.row(i), m.cols(), out.data() + i * m.cols());
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
+    std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,2000,4000,8000,16000";
+    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200;
+    std::string m_list = "16,32";
+    std::uint64_t seed = 1;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) throw Error(fmt::format("{} needs a value", a));
+            return argv[++i];
+        };
+        if (a == "--gaussian") gaussian = next();
+        else if (a == "--model") model_path = next();
+        else if (a == "--out") out_dir = next();
+        else if (a == "--queries") n_queries = std::stoi(next());
+        else if (a == "--k") k = std::stoi(next());
+        else if (a == "--threads") threads = std::stoi(next());
+        else if (a == "--kinds") kinds = next();
+        else if (a == "--ef") ef_list = next();
+        else if (a == "--search-k") sk_list = next();
+        else if (a == "--trees") trees = std::stoi(next());
+        else if (a == "--M") m_list = next();
+        else if (a == "--ef-construction") efc = std::stoi(next());
+        else if (a == "--seed") seed = std::stoull(next());
+        else throw Error(fmt::format("unknown argument {}", a));
+    }
+    std::filesystem::create_directories(out_dir);
+
+    Matrix data;
+    std::string dataset;
+    if (!model_path.empty()) {
+        auto model = load_model(model_path);
+        data = model.item_factors.clone();
+        dataset = "als-items";
+    } else {
+        auto x = gaussian.find('x');
+        if (x == std::string::npos) throw Error("--gaussian ROWSxCOLS");
+        const std::int64_t rows = std::stoll(gaussian.substr(0, x)), cols = std::stoll(gaussian.substr(x + 1));
+        data = Matrix(rows, cols);
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<float> g;
+        for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < cols; ++j) data(i, j) = g(rng);
+        dataset = "gaussian";
+    }
+    const std::int64_t n = data.rows(), d = data.cols();
+    n_queries = static_cast<int>(std::min<std::int64_t>(n_queries, n));
+
+    // Queries: a seeded sample of the items themselves (a related-items workload).
+    std::mt19937_64 rng(seed + 1);
+    std::vector<std::int32_t> qids(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) qids[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i);
+    std::shuffle(qids.begin(), qids.end(), rng);
+    qids.resize(static_cast<std::size_t>(n_queries));
+    Matrix queries(n_queries, d);
+    for (int q = 0; q < n_queries; ++q) std::copy_n(data.row(qids[static_cast<std::size_t>(q)]), d, queries.row(q));
+
+    // Exact answers (cosine): the normalised GEMM path.
+    auto t0 = Clock::now();
+    Matrix nd = normalized_rows(data, threads), nq = normalized_rows(queries, threads);
+    auto truth = top_k_rows(nq, nd, {}, {.k = k, .threads = threads});
+    const double exact_s = seconds_since(t0);
+    std::vector<std::int32_t> truth_ids;
+    for (auto& r : truth)
+        for (auto& s : r) truth_ids.push_back(s.id);
+    {
+        auto v = dense(data), qv = dense(queries);
+        write_raw(out_dir + "/vectors.f32", v.data(), v.size() * 4);
+        write_raw(out_dir + "/queries.f32", qv.data(), qv.size() * 4);
+        write_raw(out_dir + "/truth.i32", truth_ids.data(), truth_ids.size() * 4);
+        nlohmann::json meta = {{"rows", n}, {"dim", d}, {"queries", n_queries}, {"k", k}, {"dataset", dataset}};
+        std::ofstream(out_dir + "/meta.json") << meta.dump() << "\n";
+    }
+    std::printf("%s\n", nlohmann::json({{"library", "encore"}, {"settings", "exact (top_k_rows, 2 threads)"},
+                                        {"dataset", dataset}, {"isa", kernels::distance_isa()},
+                                        {"exact_seconds_all_queries", exact_s}})
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+
+    auto recall = [&](const std::vector<std::vector<ScoredItem>>& got) {
+        std::int64_t hits = 0;
+        for (int q = 0; q < n_queries; ++q) {
+            std::set<std::int32_t> t;
+            for (auto& s : truth[static_cast<std::size_t>(q)]) t.insert(s.id);
+            for (auto& s : got[static_cast<std::size_t>(q)]) hits += static_cast<std::int64_t>(t.count(s.id));
+        }
+        return static_cast<double>(hits) / (static_cast<double>(n_queries) * k);
+    };
+
+    std::vector<std::pair<std::string, int>> runs;  // (kind, M)
+    if (kinds.find("graph") != std::string::npos)
+        for (int m : int_list(m_list)) runs.emplace_back("graph", m);
+    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0);
+    for (const auto& [kind, M] : runs) {
+        IndexBuildOptions o;
+        o.kind = kind;
+        o.metric = AnnMetric::cosine;
+        o.trees = trees;
+        o.M = M;
+        o.ef_construction = efc;
+        o.seed = seed;
+        o.threads = threads;
+        t0 = Clock::now();
+        auto built = build_index(data, o);
+        const double build_s = seconds_since(t0);
+        const std::string path = out_dir + "/" + kind + std::to_string(M) + ".enci";
+        built->save(path);
+        built.reset();
+        const auto bytes = std::filesystem::file_size(path);
+        t0 = Clock::now();
+        auto index = open_index(path);
+        const double open_ms = seconds_since(t0) * 1e3;
+        const std::string settings =
+            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={}", trees);
+        for (int param : int_list(kind == "graph" ? ef_list : sk_list)) {
+            std::vector<std::vector<ScoredItem>> got(static_cast<std::size_t>(n_queries));
+            for (int q = 0; q < std::min(n_queries, 200); ++q) index->search(queries.row_span(q), k, param);  // warm
+            t0 = Clock::now();
+            for (int q = 0; q < n_queries; ++q) got[static_cast<std::size_t>(q)] = index->search(queries.row_span(q), k, param);
+            const double qps = n_queries / seconds_since(t0);
+            std::printf("%s\n", nlohmann::json({{"library", "encore"}, {"settings", settings}, {"dataset", dataset},
+                                                {"param", param}, {"param_name", kind == "graph" ? "ef" : "search_k"},
+                                                {"recall", recall(got)}, {"qps", qps}, {"build_s", build_s},
+                                                {"bytes", bytes}, {"open_ms", open_ms}})
+                                    .dump()
+                                    .c_str());
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "ann_bench: %s\n", e.what());
+    return 1;
+}

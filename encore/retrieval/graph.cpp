@@ -1,0 +1,338 @@
+#include "encore/retrieval/graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <tuple>
+
+#include <omp.h>
+
+#include "encore/io/container.hpp"
+#include "encore/kernels/distance.hpp"
+#include "encore/util/error.hpp"
+#include "encore/util/progress.hpp"
+#include "encore/util/threads.hpp"
+
+namespace encore {
+
+namespace {
+
+using ann_detail::SplitMix;
+using ann_detail::VisitedSet;
+
+constexpr std::uint32_t kExpanded = 1u << 31;
+constexpr int kMaxM = 256;
+constexpr int kMaxLevel = 32;
+constexpr std::size_t kPrefetchAhead = 4;
+
+struct GraphHeader {
+    std::int32_t M;
+    std::int32_t M0;
+    std::int32_t ef_construction;
+    std::int32_t max_level;
+    std::int64_t entry;
+    std::int64_t upper_rows;
+    std::uint8_t reserved[32];
+};
+static_assert(sizeof(GraphHeader) == 64);
+
+struct Edge {
+    std::int32_t level;
+    std::uint32_t target, source;
+    bool operator<(const Edge& o) const {
+        return std::tie(level, target, source) < std::tie(o.level, o.target, o.source);
+    }
+};
+
+bool closer(const GraphIndex::Candidate& a, const GraphIndex::Candidate& b) {
+    return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+}
+
+}  // namespace
+
+float GraphIndex::dist(const float* q, std::uint32_t id) const {
+    return -kernels::inner_product(q, vectors_.row(id), vectors_.stride());
+}
+
+std::span<const std::uint32_t> GraphIndex::links(std::uint32_t id, int level) const {
+    if (level == 0) {
+        const std::uint32_t* row = links0_.data() + static_cast<std::size_t>(id) * static_cast<std::size_t>(M0_ + 1);
+        return {row + 1, std::min<std::size_t>(row[0], static_cast<std::size_t>(M0_))};
+    }
+    const std::uint32_t begin = upper_offsets_[id], end = upper_offsets_[id + 1];
+    const std::uint64_t r = static_cast<std::uint64_t>(begin) + static_cast<std::uint64_t>(level - 1);
+    const std::uint64_t rows = upper_links_.size() / static_cast<std::size_t>(M_ + 1);
+    if (r >= end || r >= rows) return {};
+    const std::uint32_t* row = upper_links_.data() + r * static_cast<std::uint64_t>(M_ + 1);
+    return {row + 1, std::min<std::size_t>(row[0], static_cast<std::size_t>(M_))};
+}
+
+std::uint32_t* GraphIndex::mutable_links(std::uint32_t id, int level) {
+    if (level == 0) return links0_.data() + static_cast<std::size_t>(id) * static_cast<std::size_t>(M0_ + 1);
+    return upper_links_.data() +
+           (static_cast<std::size_t>(upper_offsets_[id]) + static_cast<std::size_t>(level - 1)) * static_cast<std::size_t>(M_ + 1);
+}
+
+void GraphIndex::greedy(const float* q, int level, std::uint32_t& entry, float& entry_dist) const {
+    const auto n = static_cast<std::uint32_t>(size());
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (std::uint32_t j : links(entry, level)) {
+            if (j >= n) continue;
+            const float d = dist(q, j);
+            if (d < entry_dist) {
+                entry_dist = d;
+                entry = j;
+                moved = true;
+            }
+        }
+    }
+}
+
+void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>& pool, std::size_t ef,
+                              VisitedSet& visited) const {
+    const auto n = static_cast<std::uint32_t>(size());
+    const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
+    std::uint32_t fresh[2 * kMaxM];
+    std::size_t cursor = 0;
+    while (cursor < pool.size()) {
+        if (pool[cursor].id & kExpanded) {
+            ++cursor;
+            continue;
+        }
+        pool[cursor].id |= kExpanded;
+        const std::uint32_t current = pool[cursor].id & ~kExpanded;
+        std::size_t m = 0;
+        for (std::uint32_t j : links(current, level))
+            if (j < n && !visited.test_and_set(j)) fresh[m++] = j;
+        // The neighbours' vectors are scattered: keep a few loads in flight ahead of the arithmetic.
+        for (std::size_t i = 0; i < std::min(m, kPrefetchAhead); ++i) kernels::prefetch_bytes(vectors_.row(fresh[i]), row_bytes);
+        std::size_t lowest = cursor + 1;
+        for (std::size_t i = 0; i < m; ++i) {
+            if (i + kPrefetchAhead < m) kernels::prefetch_bytes(vectors_.row(fresh[i + kPrefetchAhead]), row_bytes);
+            const float d = dist(q, fresh[i]);
+            if (pool.size() >= ef && !(d < pool.back().dist)) continue;
+            auto it = std::upper_bound(pool.begin(), pool.end(), d,
+                                       [](float v, const Candidate& c) { return v < c.dist; });
+            const auto p = static_cast<std::size_t>(it - pool.begin());
+            pool.insert(it, Candidate{d, fresh[i]});
+            if (pool.size() > ef) pool.pop_back();
+            lowest = std::min(lowest, p);
+        }
+        cursor = lowest;  // everything before it has been expanded
+    }
+    for (auto& c : pool) c.id &= ~kExpanded;
+}
+
+void GraphIndex::select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const {
+    if (candidates.size() <= m) return;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < candidates.size() && kept < m; ++i) {
+        const Candidate c = candidates[i];
+        const float* cv = vectors_.row(c.id);
+        bool diverse = true;
+        for (std::size_t s = 0; s < kept && diverse; ++s)
+            diverse = dist(cv, candidates[s].id) >= c.dist;
+        if (diverse) candidates[kept++] = c;
+    }
+    candidates.resize(kept);
+}
+
+std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const IndexBuildOptions& options) {
+    if (options.M < 2 || options.M > kMaxM) throw OptionError(fmt::format("--M: must be 2..{}, got {}", kMaxM, options.M));
+    if (options.ef_construction < 1 || options.ef_construction > 100000)
+        throw OptionError(fmt::format("--ef-construction: must be 1..100000, got {}", options.ef_construction));
+    if (options.ef < 0) throw OptionError(fmt::format("--ef: must be at least 0, got {}", options.ef));
+    if (vectors.rows() >= static_cast<std::int64_t>(kExpanded) - 1)
+        throw Error(fmt::format("{} vectors are too many for one index", vectors.rows()));
+    std::unique_ptr<GraphIndex> index(new GraphIndex());
+    GraphIndex& g = *index;
+    g.init_common(vectors, options.metric, options.ef > 0 ? options.ef : 64, options.seed, options.threads);
+    g.M_ = options.M;
+    g.M0_ = 2 * options.M;
+    g.ef_construction_ = options.ef_construction;
+    const auto n = static_cast<std::uint32_t>(g.size());
+
+    // Layers: P(level >= l) = M^-l, from one seeded sequence.
+    SplitMix rng(options.seed ^ 0xA5A5A5A55A5A5A5Aull);
+    const double ml = 1.0 / std::log(static_cast<double>(options.M));
+    std::vector<std::uint8_t> level(n);
+    std::vector<std::uint32_t> offsets(static_cast<std::size_t>(n) + 1, 0);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const double u = 1.0 - rng.uniform();  // (0, 1]
+        level[i] = static_cast<std::uint8_t>(std::min(static_cast<int>(-std::log(u) * ml), kMaxLevel));
+        offsets[i + 1] = offsets[i] + level[i];
+    }
+    g.links0_ = Buffer<std::uint32_t>(std::vector<std::uint32_t>(static_cast<std::size_t>(n) * static_cast<std::size_t>(g.M0_ + 1), 0));
+    g.upper_links_ = Buffer<std::uint32_t>(std::vector<std::uint32_t>(static_cast<std::size_t>(offsets[n]) * static_cast<std::size_t>(g.M_ + 1), 0));
+    g.upper_offsets_ = Buffer<std::uint32_t>(std::move(offsets));
+    if (n == 0) return index;
+
+    std::vector<std::uint32_t> order(n);
+    for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
+    for (std::uint32_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    g.entry_ = order[0];
+    g.max_level_ = level[order[0]];
+
+    const int threads = resolve_threads(options.threads);
+    std::vector<std::vector<Edge>> thread_edges(static_cast<std::size_t>(threads));
+    std::vector<Edge> edges;
+    std::vector<std::size_t> groups;
+    const std::size_t efc = static_cast<std::size_t>(options.ef_construction);
+    if (options.progress) options.progress->add(1);
+
+    // One item's search of the graph as it stands before its batch; writes only its own rows.
+    auto insert = [&](std::uint32_t u, std::vector<Edge>& out) {
+        thread_local std::vector<Candidate> pool;
+        const float* q = g.vectors_.row(u);
+        std::uint32_t ep = g.entry_;
+        float ep_dist = g.dist(q, ep);
+        const int top = level[u];
+        for (int l = g.max_level_; l > top; --l) g.greedy(q, l, ep, ep_dist);
+        auto& visited = VisitedSet::local();
+        for (int l = std::min(top, g.max_level_); l >= 0; --l) {
+            visited.begin(n);
+            visited.test_and_set(ep);
+            pool.assign(1, Candidate{ep_dist, ep});
+            g.search_layer(q, l, pool, efc, visited);
+            std::sort(pool.begin(), pool.end(), closer);  // ties in a fixed order
+            ep = pool[0].id;
+            ep_dist = pool[0].dist;
+            g.select_neighbors(pool, static_cast<std::size_t>(g.M_));
+            std::uint32_t* row = g.mutable_links(u, l);
+            row[0] = static_cast<std::uint32_t>(pool.size());
+            for (std::size_t i = 0; i < pool.size(); ++i) {
+                row[i + 1] = pool[i].id;
+                out.push_back({l, pool[i].id, u});
+            }
+        }
+    };
+    // Adds new sources to target's links on one layer, re-selecting with the heuristic when full.
+    auto connect = [&](const Edge* first, const Edge* last) {
+        thread_local std::vector<Candidate> cands;
+        const std::uint32_t v = first->target;
+        const int l = first->level;
+        const std::size_t cap = static_cast<std::size_t>(l == 0 ? g.M0_ : g.M_);
+        std::uint32_t* row = g.mutable_links(v, l);
+        const std::size_t have = row[0], add = static_cast<std::size_t>(last - first);
+        if (have + add <= cap) {
+            for (std::size_t i = 0; i < add; ++i) row[1 + have + i] = first[i].source;
+            row[0] = static_cast<std::uint32_t>(have + add);
+            return;
+        }
+        const float* vv = g.vectors_.row(v);
+        cands.clear();
+        for (std::size_t i = 0; i < have; ++i) cands.push_back({g.dist(vv, row[1 + i]), row[1 + i]});
+        for (const Edge* e = first; e != last; ++e) cands.push_back({g.dist(vv, e->source), e->source});
+        std::sort(cands.begin(), cands.end(), closer);
+        g.select_neighbors(cands, cap);
+        row[0] = static_cast<std::uint32_t>(cands.size());
+        for (std::size_t i = 0; i < cands.size(); ++i) row[1 + i] = cands[i].id;
+    };
+
+    std::size_t pos = 1;
+    while (pos < n) {
+        std::size_t end = std::min<std::size_t>(n, pos + std::clamp<std::size_t>(pos / 32, 1, 4096));
+        for (std::size_t t = pos; t < end; ++t)
+            if (level[order[t]] > g.max_level_) {
+                end = t == pos ? t + 1 : t;
+                break;
+            }
+        for (auto& e : thread_edges) e.clear();  // a serial batch leaves the other threads' lists alone
+#pragma omp parallel num_threads(threads) if (end - pos >= 8)
+        {
+            auto& out = thread_edges[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+            for (std::size_t t = pos; t < end; ++t) insert(order[t], out);
+        }
+        edges.clear();
+        for (auto& e : thread_edges) edges.insert(edges.end(), e.begin(), e.end());
+        std::sort(edges.begin(), edges.end());
+        groups.clear();
+        for (std::size_t i = 0; i < edges.size(); ++i)
+            if (i == 0 || edges[i].level != edges[i - 1].level || edges[i].target != edges[i - 1].target) groups.push_back(i);
+        groups.push_back(edges.size());
+        const auto n_groups = static_cast<std::int64_t>(groups.size()) - 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 32) if (n_groups >= 64)
+        for (std::int64_t gi = 0; gi < n_groups; ++gi)
+            connect(edges.data() + groups[static_cast<std::size_t>(gi)], edges.data() + groups[static_cast<std::size_t>(gi) + 1]);
+        for (std::size_t t = pos; t < end; ++t)
+            if (level[order[t]] > g.max_level_) {
+                g.max_level_ = level[order[t]];
+                g.entry_ = order[t];
+            }
+        if (options.progress) options.progress->add(static_cast<double>(end - pos));
+        pos = end;
+    }
+    return index;
+}
+
+void GraphIndex::add_sections(ContainerWriter& out) const {
+    GraphHeader h;
+    std::memset(&h, 0, sizeof h);
+    h.M = M_;
+    h.M0 = M0_;
+    h.ef_construction = ef_construction_;
+    h.max_level = max_level_;
+    h.entry = entry_;
+    h.upper_rows = static_cast<std::int64_t>(upper_links_.size()) / (M_ + 1);
+    out.add_text("graph_header", std::string(reinterpret_cast<const char*>(&h), sizeof h));
+    out.add_array("graph_links0", links0_.span());
+    out.add_array("graph_upper_offsets", upper_offsets_.span());
+    out.add_array("graph_upper_links", upper_links_.span());
+}
+
+std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
+    std::unique_ptr<GraphIndex> index(new GraphIndex());
+    index->open_common(in);
+    GraphHeader h;
+    auto hs = in.array<const std::byte>("graph_header", sizeof(GraphHeader));
+    std::memcpy(&h, hs.data(), sizeof h);
+    const std::int64_t n = index->size();
+    if (h.M < 2 || h.M > kMaxM || h.M0 != 2 * h.M || h.max_level < 0 || h.max_level > kMaxLevel ||
+        (n > 0 && (h.entry < 0 || h.entry >= n)) || h.upper_rows < 0)
+        throw FormatError(in.path(), fmt::format("inconsistent graph header (M {}, entry {}, max level {} for {} rows)", h.M,
+                                                 h.entry, h.max_level, n));
+    auto keep = in.file();
+    index->M_ = h.M;
+    index->M0_ = h.M0;
+    index->ef_construction_ = h.ef_construction;
+    index->max_level_ = h.max_level;
+    index->entry_ = static_cast<std::uint32_t>(h.entry);
+    index->links0_ = Buffer<std::uint32_t>::view(
+        in.array<std::uint32_t>("graph_links0", static_cast<std::size_t>(n * (h.M0 + 1))), keep);
+    index->upper_offsets_ = Buffer<std::uint32_t>::view(
+        in.array<std::uint32_t>("graph_upper_offsets", static_cast<std::size_t>(n + 1)), keep);
+    index->upper_links_ = Buffer<std::uint32_t>::view(
+        in.array<std::uint32_t>("graph_upper_links", static_cast<std::size_t>(h.upper_rows * (h.M + 1))), keep);
+    if (index->upper_offsets_[static_cast<std::size_t>(n)] != static_cast<std::uint64_t>(h.upper_rows))
+        throw FormatError(in.path(), "graph layer offsets do not match the upper-layer links");
+    return index;
+}
+
+std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, int search) const {
+    const float* q = prepare_query(query);
+    const std::int64_t n = size();
+    if (k < 0) fail("number of results must be at least 0, got {}", k);
+    k = static_cast<int>(std::min<std::int64_t>(k, n));
+    if (k == 0) return {};
+    const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
+    std::uint32_t ep = entry_;
+    float ep_dist = dist(q, ep);
+    for (int l = max_level_; l > 0; --l) greedy(q, l, ep, ep_dist);
+    auto& visited = VisitedSet::local();
+    visited.begin(n);
+    visited.test_and_set(ep);
+    thread_local std::vector<Candidate> pool;
+    pool.assign(1, Candidate{ep_dist, ep});
+    search_layer(q, 0, pool, ef, visited);
+    std::vector<ScoredItem> out(pool.size());
+    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), -pool[i].dist};
+    const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), out.size());
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), ann_detail::better);
+    out.resize(keep);
+    return out;
+}
+
+}  // namespace encore
