@@ -575,9 +575,8 @@ std::vector<Recommendation> recommend_user_index(const Model& model, const AnnIn
     auto recs = to_recommendations(
         query.top(model.user_factors.row_span(user), options.n, options.filter_played ? played : std::span<const std::int32_t>()));
     if (options.explain > 0 && !recs.empty()) {
-        auto gram = als_gram(model.item_factors, model.regularization, options.threads);
-        auto conf = model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
-        add_explanations(recs, UserExplainer(gram, model.item_factors, played, conf), options.explain);
+        auto gram = explain_gram(model, options.threads);
+        add_explanations(recs, UserExplainer(model, gram, played, played_conf(model, user)), options.explain);
     }
     return recs;
 }
