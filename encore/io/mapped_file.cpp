@@ -46,7 +46,11 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::advise_sequential() const {
-    if (data_) madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+    // Two calls: madvise takes one advice value at a time (they are not flags to combine).
+    if (data_) {
+        madvise(data_, size_, MADV_SEQUENTIAL);
+        madvise(data_, size_, MADV_WILLNEED);
+    }
 }
 
 }  // namespace encore
