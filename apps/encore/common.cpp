@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "commands.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -262,6 +264,29 @@ Model train_model(const Dataset& data, const ModelArgs& a, ModelKind kind, int t
     auto m = encore::train_model(data, to_model_options(a, kind, threads, quiet), source, &report);
     if (train_seconds) *train_seconds = report.seconds;
     return m;
+}
+
+void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_flag) {
+    cmd->add_option("model", a.model, "Model file (.encm)")->required();
+    cmd->add_option("-n", a.n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
+    cmd->add_option("-o,--output", a.output, batch_flag + ": output TSV (default: standard output)");
+    cmd->add_flag("--names", a.names, batch_flag + ": write item display names instead of keys");
+    cmd->add_option("--only", a.only, "Only return items listed in FILE (one key or name per line)");
+    cmd->add_option("--exclude", a.exclude, "Never return items listed in FILE");
+    cmd->add_flag("--json", a.json, "JSON output (see README)");
+    add_index_options(cmd, a.index, a.search);
+    cmd->add_flag("--no-verify", a.no_verify, "Skip checksum verification when loading the model");
+    add_threads(cmd, a.threads);
+    add_quiet(cmd, a.quiet);
+}
+
+void run_batch(const QueryArgs& a, const Model& m, const std::string& label, const StringTable& queries,
+               QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
+    Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");
+    q.progress = &progress;
+    auto results = compute(q);
+    progress.finish();
+    write_batch_tsv(a.output, results, queries, m, a.names);
 }
 
 nlohmann::json item_json(const Model& m, std::int32_t item) {

@@ -2,6 +2,7 @@
 // Option groups and helpers shared by several subcommands (ingest options, weighting and model
 // options, output of query results). Glue only: every algorithm lives in the library.
 #include <map>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,20 @@ Model train_model(const Dataset& data, const ModelArgs& args, ModelKind kind, in
 // --threads / --quiet / --json, declared the same way everywhere.
 void add_threads(CLI::App* cmd, int& threads);
 void add_quiet(CLI::App* cmd, bool& quiet);
+
+// The options every query command shares (related, recommend): result count, batch output, filters,
+// JSON, an optional ANN index, model verification, threads, quiet.
+struct QueryArgs {
+    std::string model, output, only, exclude, index;
+    int n = 10, search = 0;
+    bool json = false, names = false, no_verify = false, quiet = false;
+    int threads = 0;
+};
+// batch_flag names the flag that selects batch mode ("--all", "--all-users") in the help texts.
+void add_query_options(CLI::App* cmd, QueryArgs& args, const std::string& batch_flag);
+// Runs a batch query with progress over `total` queries and writes its TSV (query names from `queries`).
+void run_batch(const QueryArgs& args, const Model& m, const std::string& label, const StringTable& queries,
+               QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute);
 
 // Query output: text table or the JSON contract documented in the README.
 nlohmann::json item_json(const Model& m, std::int32_t item);

@@ -14,13 +14,10 @@
 namespace encore::cli {
 
 namespace {
-struct Args {
-    std::string model, user, items, plays, output, only, exclude, index;
-    int n = 10, search = 0;
+struct Args : QueryArgs {
+    std::string user, items, plays;
     int explain = 0;
-    bool all = false, include_played = false, json = false, names = false, no_verify = false;
-    int threads = 0;
-    bool quiet = false;
+    bool all = false, include_played = false;
 };
 
 std::vector<std::string> split_list(const std::string& s, char sep) {
@@ -38,26 +35,18 @@ std::vector<std::string> split_list(const std::string& s, char sep) {
 Command add_recommend(CLI::App& app) {
     auto* cmd = app.add_subcommand("recommend", "Recommendations for a user, a list of items, or every user");
     auto a = std::make_shared<Args>();
-    cmd->add_option("model", a->model, "Model file (.encm)")->required();
+    add_query_options(cmd, *a, "--all-users");
     auto* user = cmd->add_option("--user", a->user, "User id");
     auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names");
     auto* all = cmd->add_flag("--all-users", a->all, "Every user (batch): writes query\\trank\\tresult\\tscore");
     user->excludes(items)->excludes(all);
     items->excludes(all);
-    cmd->add_option("--plays", a->plays, "With --items: comma-separated play counts (default 1 each)")->needs(items);
-    cmd->add_option("-n", a->n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
+    cmd->add_option("--plays", a->plays,
+                    "With --items: comma-separated play counts (default: each item at its typical listener's weight)")
+        ->needs(items);
     cmd->add_flag("--include-played", a->include_played, "Keep items the user already played");
     cmd->add_option("--explain", a->explain, "Show the N played items that contributed most to each result")
         ->expected(0, 1)->default_str("3")->check(CLI::Range(1, 1000));
-    cmd->add_option("-o,--output", a->output, "--all-users: output TSV (default: standard output)");
-    cmd->add_flag("--names", a->names, "--all-users: write item display names instead of keys");
-    cmd->add_option("--only", a->only, "Only return items listed in FILE (one key or name per line)");
-    cmd->add_option("--exclude", a->exclude, "Never return items listed in FILE");
-    cmd->add_flag("--json", a->json, "JSON output (see README)");
-    add_index_options(cmd, a->index, a->search);
-    cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
-    add_threads(cmd, a->threads);
-    add_quiet(cmd, a->quiet);
     return {cmd, [a, cmd] {
                 if (!a->all && a->user.empty() && a->items.empty())
                     throw OptionError("recommend: give --user ID, --items A,B,... or --all-users");
@@ -74,12 +63,10 @@ Command add_recommend(CLI::App& app) {
                 q.explain = a->explain;
                 q.threads = a->threads;
                 if (a->all) {
-                    Progress progress("recommend", static_cast<double>(model.n_users()), a->quiet, "users");
-                    q.progress = &progress;
-                    auto results = index ? recommend_all_index(model, *index, filter, q, a->search)
-                                         : recommend_all(model, filter, q);
-                    progress.finish();
-                    write_batch_tsv(a->output, results, model.users, model, a->names);
+                    run_batch(*a, model, "recommend", model.users, q, [&](const QueryOptions& qo) {
+                        return index ? recommend_all_index(model, *index, filter, qo, a->search)
+                                     : recommend_all(model, filter, qo);
+                    });
                     return 0;
                 }
                 if (!a->user.empty()) {

@@ -12,32 +12,19 @@
 namespace encore::cli {
 
 namespace {
-struct Args {
-    std::string model, item, output, only, exclude, index;
-    int n = 10, search = 0;
-    bool all = false, json = false, names = false, no_verify = false;
-    int threads = 0;
-    bool quiet = false;
+struct Args : QueryArgs {
+    std::string item;
+    bool all = false;
 };
 }  // namespace
 
 Command add_related(CLI::App& app) {
     auto* cmd = app.add_subcommand("related", "Items most related to an item (cosine similarity)");
     auto a = std::make_shared<Args>();
-    cmd->add_option("model", a->model, "Model file (.encm)")->required();
+    add_query_options(cmd, *a, "--all");
     auto* item = cmd->add_option("--item", a->item, "Item key or display name");
     auto* all = cmd->add_flag("--all", a->all, "Every item (batch): writes query\\trank\\tresult\\tscore");
     item->excludes(all);
-    cmd->add_option("-n", a->n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
-    cmd->add_option("-o,--output", a->output, "--all: output TSV (default: standard output)");
-    cmd->add_flag("--names", a->names, "--all: write display names instead of keys");
-    cmd->add_option("--only", a->only, "Only return items listed in FILE (one key or name per line)");
-    cmd->add_option("--exclude", a->exclude, "Never return items listed in FILE");
-    cmd->add_flag("--json", a->json, "JSON output (see README)");
-    add_index_options(cmd, a->index, a->search);
-    cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
-    add_threads(cmd, a->threads);
-    add_quiet(cmd, a->quiet);
     return {cmd, [a, cmd] {
                 if (!a->all && a->item.empty()) throw OptionError("related: give --item NAME_OR_ID or --all");
                 auto model = load_model(a->model, !a->no_verify);
@@ -47,12 +34,9 @@ Command add_related(CLI::App& app) {
                 q.n = a->n;
                 q.threads = a->threads;
                 if (a->all) {
-                    Progress progress("related", static_cast<double>(model.n_items()), a->quiet, "items");
-                    q.progress = &progress;
-                    auto results = index ? related_all_index(model, *index, filter, q, a->search)
-                                         : related_all(model, filter, q);
-                    progress.finish();
-                    write_batch_tsv(a->output, results, model.items, model, a->names);
+                    run_batch(*a, model, "related", model.items, q, [&](const QueryOptions& qo) {
+                        return index ? related_all_index(model, *index, filter, qo, a->search) : related_all(model, filter, qo);
+                    });
                     return 0;
                 }
                 auto id = resolve_item(model, a->item);
