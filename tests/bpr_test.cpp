@@ -7,20 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "encore/util/error.hpp"
+#include "test_util.hpp"
 
 namespace encore {
 namespace {
 
 // Two blocks: users 0..19 play items 0..14, users 20..39 items 15..29.
-Csr blocks() {
-    std::mt19937 rng(2);
-    std::vector<std::int32_t> r, c;
-    std::vector<float> v;
-    for (int u = 0; u < 40; ++u)
-        for (int i = 0; i < 15; ++i)
-            if (rng() % 2) r.push_back(u), c.push_back(i + (u >= 20 ? 15 : 0)), v.push_back(1);
-    return Csr::from_triplets(40, 30, r, c, v, 1);
-}
+Csr blocks() { return testing::two_block_plays(2); }
 
 TEST(Bpr, AccuracyRisesAndScoresSeparateTheBlocks) {
     auto m = blocks();

@@ -7,19 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "encore/util/error.hpp"
+#include "test_util.hpp"
 
 namespace encore {
 namespace {
 
-Csr blocks() {
-    std::mt19937 rng(5);
-    std::vector<std::int32_t> r, c;
-    std::vector<float> v;
-    for (int u = 0; u < 40; ++u)
-        for (int i = 0; i < 15; ++i)
-            if (rng() % 2) r.push_back(u), c.push_back(i + (u >= 20 ? 15 : 0)), v.push_back(static_cast<float>(1 + rng() % 5));
-    return Csr::from_triplets(40, 30, r, c, v, 1);
-}
+Csr blocks() { return testing::two_block_plays(5, 5); }
 
 TEST(Lmf, LikelihoodRisesAndPlayedCellsScoreHigher) {
     auto m = blocks();

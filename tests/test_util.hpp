@@ -3,9 +3,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "encore/data/csr.hpp"
 
 namespace encore::testing {
 
@@ -39,6 +42,22 @@ private:
 inline std::string shared_datasets() {
     auto p = std::filesystem::path(ENCORE_SOURCE_DIR) / ".." / "shared" / "datasets";
     return std::filesystem::exists(p / "lastfm-2k" / "user_artists.dat") ? p.string() : std::string();
+}
+
+// Two disjoint taste blocks: users 0..19 play some of items 0..14, users 20..39 some of items 15..29
+// (each cell with probability 1/2 from `seed`). Values are 1, or uniform in 1..max_value.
+inline Csr two_block_plays(std::uint32_t seed, int max_value = 1) {
+    std::mt19937 rng(seed);
+    std::vector<std::int32_t> r, c;
+    std::vector<float> v;
+    for (int u = 0; u < 40; ++u)
+        for (int i = 0; i < 15; ++i)
+            if (rng() % 2) {
+                r.push_back(u);
+                c.push_back(i + (u >= 20 ? 15 : 0));
+                v.push_back(max_value > 1 ? static_cast<float>(1 + rng() % static_cast<std::uint32_t>(max_value)) : 1.0f);
+            }
+    return Csr::from_triplets(40, 30, r, c, v, 1);
 }
 
 struct CommandResult {

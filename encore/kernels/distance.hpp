@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "encore/kernels/dense.hpp"
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
@@ -133,12 +135,8 @@ inline float squared_l2(const float* a, const float* b, std::int64_t n) {
 
 #else
 
-inline float inner_product(const float* a, const float* b, std::int64_t n) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (std::int64_t j = 0; j < n; ++j) s += a[j] * b[j];
-    return s;
-}
+// Portable build: the compiler-vectorised dot product the ALS kernels use.
+inline float inner_product(const float* a, const float* b, std::int64_t n) { return dot(a, b, n); }
 
 inline float squared_l2(const float* a, const float* b, std::int64_t n) {
     float s = 0.0f;
