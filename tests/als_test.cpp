@@ -106,8 +106,10 @@ AlsOptions options(AlsSolver solver, int factors, int iterations, int threads) {
 TEST(AlsKernels, MatchScalarReferences) {
     std::mt19937 rng(5);
     std::normal_distribution<float> g;
-    for (std::int64_t s : {16, 20, 24, 48, 64, 80}) {  // AVX-512, portable, AVX2 paths
-        for (std::int64_t n : {0, 1, 3, 4, 7, 33}) {
+    // s: sixteen-row AVX-512 kernels (16..128), the four-row one (144), portable (20), AVX2 (24);
+    // n: short and full groups of sixteen and their remainders.
+    for (std::int64_t s : {16, 20, 24, 48, 64, 80, 128, 144}) {
+        for (std::int64_t n : {0, 1, 3, 4, 7, 15, 16, 17, 33, 40}) {
             std::vector<float> G(static_cast<std::size_t>(n * s)), w(static_cast<std::size_t>(n)),
                 a(static_cast<std::size_t>(n)), v(static_cast<std::size_t>(s));
             for (auto* vec : {&G, &w, &a, &v})
@@ -139,6 +141,49 @@ TEST(AlsKernels, MatchScalarReferences) {
         for (std::int64_t j = 0; j < s; ++j)
             ASSERT_NEAR(out[static_cast<std::size_t>(j)], ref[static_cast<std::size_t>(j)], 1e-4f);
         for (std::int64_t j = k; j < s; ++j) EXPECT_EQ(out[static_cast<std::size_t>(j)], 0.0f);
+    }
+}
+
+TEST(AlsKernels, GatherRank1PassMatchesGatherThenPass) {
+    std::mt19937 rng(8);
+    std::normal_distribution<float> g;
+    const std::int64_t rows = 50;
+    for (std::int64_t s : {16, 20, 64, 128, 144}) {
+        std::vector<float> Y(static_cast<std::size_t>(rows * s)), v(static_cast<std::size_t>(s));
+        for (auto& e : Y) e = g(rng);
+        for (auto& e : v) e = g(rng);
+        for (std::int64_t n : {1, 5, 16, 17, 37}) {
+            std::vector<std::int32_t> idx(static_cast<std::size_t>(n));
+            std::vector<float> conf(static_cast<std::size_t>(n));
+            for (std::int64_t i = 0; i < n; ++i) {
+                idx[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(rng() % rows);
+                conf[static_cast<std::size_t>(i)] = i % 5 == 4 ? -2.5f : 1.0f + static_cast<float>(i % 7);  // dislikes too
+            }
+            const std::size_t room = static_cast<std::size_t>((n + 15) / 16 * 16);
+            std::vector<float> G(room * static_cast<std::size_t>(s)), w(room), a(room);
+            std::vector<float> out(static_cast<std::size_t>(s), 0.25f), ref(out);
+            kernels::gather_rank1_pass(Y.data(), s, idx.data(), conf.data(), n, G.data(), w.data(), a.data(), -1.0f,
+                                       v.data(), out.data());
+            std::vector<float> G2(static_cast<std::size_t>(n * s)), w2(static_cast<std::size_t>(n)),
+                a2(static_cast<std::size_t>(n));
+            for (std::int64_t i = 0; i < n; ++i) {
+                for (std::int64_t j = 0; j < s; ++j)
+                    G2[static_cast<std::size_t>(i * s + j)] = Y[static_cast<std::size_t>(idx[static_cast<std::size_t>(i)] * s + j)];
+                float c = conf[static_cast<std::size_t>(i)];
+                w2[static_cast<std::size_t>(i)] = std::fabs(c) - 1.0f;
+                a2[static_cast<std::size_t>(i)] = c > 0 ? c : 0.0f;
+            }
+            kernels::ref::weighted_rank1_pass(G2.data(), n, s, w2.data(), a2.data(), -1.0f, v.data(), ref.data());
+            for (std::int64_t i = 0; i < n * s; ++i) ASSERT_EQ(G[static_cast<std::size_t>(i)], G2[static_cast<std::size_t>(i)]);
+            for (std::int64_t i = 0; i < n; ++i) {
+                ASSERT_EQ(w[static_cast<std::size_t>(i)], w2[static_cast<std::size_t>(i)]);
+                ASSERT_EQ(a[static_cast<std::size_t>(i)], a2[static_cast<std::size_t>(i)]);
+            }
+            for (std::int64_t j = 0; j < s; ++j)
+                ASSERT_NEAR(out[static_cast<std::size_t>(j)], ref[static_cast<std::size_t>(j)],
+                            1e-3f * (1 + std::fabs(ref[static_cast<std::size_t>(j)])))
+                    << "s=" << s << " n=" << n;
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include "encore/data/text_scan.hpp"
+#include "encore/util/memory.hpp"
 #include "encore/io/mapped_file.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
@@ -281,7 +282,7 @@ public:
         if (!q) throw std::bad_alloc();
         p_ = static_cast<T*>(q);
         cap_ = cap;
-        advise_huge(p_, cap * sizeof(T));
+        advise_huge_pages(p_, cap * sizeof(T));
     }
     void resize(std::size_t n) {
         reserve(n);
@@ -300,13 +301,6 @@ public:
     std::span<const T> span() const { return {p_, n_}; }
 
 private:
-    static void advise_huge(void* p, std::size_t bytes) {
-        constexpr std::size_t huge = std::size_t{2} << 20;
-        if (bytes < 2 * huge) return;
-        auto a = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-        auto e = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(huge - 1);
-        if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
-    }
     T* p_ = nullptr;
     std::size_t n_ = 0, cap_ = 0;
 };

@@ -4,14 +4,19 @@
 #include <cstring>
 #include <new>
 
+#include "encore/util/memory.hpp"
+
 namespace encore {
 
 Matrix::Matrix(std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols), stride_(padded(cols)) {
     std::size_t bytes = static_cast<std::size_t>(rows_ * stride_) * sizeof(float);
     if (bytes == 0) return;
-    bytes = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes);
+    // Big matrices start on a huge-page boundary so all of them can be backed by huge pages.
+    const std::size_t align = bytes >= 2 * kHugePage ? kHugePage : 64;
+    bytes = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, bytes);
     if (!p) throw std::bad_alloc();
+    advise_huge_pages(p, bytes);
     std::memset(p, 0, bytes);
     data_ = static_cast<float*>(p);
     owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });

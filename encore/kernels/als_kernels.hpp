@@ -20,6 +20,12 @@ void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, st
 // when compiled for them, a portable loop otherwise.
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out);
+// The first pass of a row fused with its gather: G row i = src row idx[i] (stride s), w[i] = |c_i| - 1,
+// a[i] = max(c_i, 0) for c = conf, then out += sum_i (a_i + wscale * w_i * (g_i . v)) g_i as above.
+// Fusing lets the row loads overlap the arithmetic. G, w and a need
+// room for n rounded up to a multiple of 16 rows (the kernel may write rows past n).
+void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
+                       float* G, float* w, float* a, float wscale, const float* v, float* out);
 // Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
 bool weighted_rank1_pass_is_simd(std::int64_t s);
 

@@ -80,20 +80,26 @@ std::int64_t block_capacity(const Csr& cui, std::int64_t s, std::int64_t request
     return std::max<std::int64_t>(1, std::min(longest, cap));
 }
 
-// Per-thread scratch, allocated once per half-step: nothing is allocated per row.
+// Per-thread scratch, allocated once per training run (memory touched for the first time is slow,
+// so the buffers are reused by every half-step): nothing is allocated per row. G, w and a have room
+// for cap rows rounded up to 16 (the sixteen-row kernels may write a short last group in full).
 struct Workspace {
     Workspace(std::int64_t cap, std::int64_t k, std::int64_t s, bool cholesky)
-        : G(cap * s), w(static_cast<std::size_t>(cap)), a(static_cast<std::size_t>(cap)), r(s), p(s), ap(s),
+        : cap(cap), k(k), s(s), cholesky(cholesky), G(rounded(cap) * s), w(rounded(cap)), a(rounded(cap)), r(s), p(s),
+          ap(s),
           // Constructed in place: copying a fresh Eigen decomposition reads its uninitialised status.
           llt(cholesky ? k : 0), ldlt(cholesky ? k : 0) {
         if (cholesky) {
-            Gw = AlignedFloats(cap * s);
+            Gw = AlignedFloats(rounded(cap) * s);
             A.resize(k, k);
             b.resize(k);
         }
     }
+    static std::int64_t rounded(std::int64_t n) { return (n + 15) / 16 * 16; }
+    std::int64_t cap, k, s;
+    bool cholesky;
     AlignedFloats G, Gw;
-    std::vector<float> w, a;  // |c| - 1 and the right-hand-side weight (c if c > 0 else 0)
+    AlignedFloats w, a;  // |c| - 1 and the right-hand-side weight (c if c > 0 else 0)
     AlignedFloats r, p, ap;
     Eigen::MatrixXf A;
     Eigen::VectorXf b;
@@ -102,30 +108,48 @@ struct Workspace {
 };
 
 // One row's sparse part: the factor rows of its entries and their weights, gathered into the
-// workspace block by block. A row that fits is gathered once and reused by every pass.
+// workspace block by block. A row that fits is gathered once (by its first pass) and reused by every
+// later pass; a longer one is re-gathered block by block on every pass.
 class RowBlocks {
 public:
-    RowBlocks(Workspace& ws, std::int64_t cap, const Matrix& Y) : ws_(ws), cap_(cap), Y_(Y), s_(Y.stride()) {}
+    RowBlocks(Workspace& ws, const Matrix& Y) : ws_(ws), cap_(ws.cap), Y_(Y), s_(Y.stride()) {}
 
     void reset(std::span<const std::int32_t> idx, std::span<const float> conf) {
         idx_ = idx;
         conf_ = conf;
         n_ = static_cast<std::int64_t>(idx.size());
         resident_ = n_ <= cap_;
-        if (resident_) load(0, n_);
+        loaded_ = false;
+    }
+
+    // The first pass (with the right-hand-side weights a): out += sum (a_i + wscale w_i (g_i . v)) g_i,
+    // gathering the rows as it goes.
+    void first_pass(const float* v, float wscale, float* out) {
+        if (resident_) {
+            if (n_ > 0)
+                kernels::gather_rank1_pass(Y_.data(), s_, idx_.data(), conf_.data(), n_, ws_.G.get(), ws_.w.get(),
+                                           ws_.a.get(), wscale, v, out);
+            loaded_ = true;
+            return;
+        }
+        for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
+            kernels::weighted_rank1_pass(G, m, s_, w, a, wscale, v, out);
+        });
     }
 
     // f(G, w, a, m) for each block of m rows.
     template <typename F>
     void for_each(F&& f) {
         if (resident_) {
-            if (n_ > 0) f(ws_.G.get(), ws_.w.data(), ws_.a.data(), n_);
+            if (!loaded_) load(0, n_);
+            loaded_ = true;
+            if (n_ > 0) f(ws_.G.get(), ws_.w.get(), ws_.a.get(), n_);
             return;
         }
         for (std::int64_t b = 0; b < n_; b += cap_) {
             std::int64_t m = std::min(cap_, n_ - b);
             load(b, m);
-            f(ws_.G.get(), ws_.w.data(), ws_.a.data(), m);
+            f(ws_.G.get(), ws_.w.get(), ws_.a.get(), m);
         }
     }
 
@@ -134,8 +158,8 @@ private:
         kernels::gather_rows(Y_.data(), s_, idx_.data() + begin, m, ws_.G.get());
         for (std::int64_t i = 0; i < m; ++i) {
             float c = conf_[static_cast<std::size_t>(begin + i)];
-            ws_.w[static_cast<std::size_t>(i)] = std::fabs(c) - 1.0f;
-            ws_.a[static_cast<std::size_t>(i)] = c > 0.0f ? c : 0.0f;
+            ws_.w.get()[i] = std::fabs(c) - 1.0f;
+            ws_.a.get()[i] = c > 0.0f ? c : 0.0f;
         }
     }
 
@@ -146,7 +170,7 @@ private:
     std::span<const std::int32_t> idx_;
     std::span<const float> conf_;
     std::int64_t n_ = 0;
-    bool resident_ = false;
+    bool resident_ = false, loaded_ = false;
 };
 
 void solve_cholesky(RowBlocks& blocks, Workspace& ws, const float* gram, std::int64_t k, std::int64_t s, float* x) {
@@ -204,8 +228,27 @@ std::string_view als_solver_name(AlsSolver s) {
     return "unknown";
 }
 
-void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options) {
-    check_options(options);
+namespace {
+
+// The per-thread workspaces of a training run, (re)built only when a half-step needs more room.
+class Workspaces {
+public:
+    Workspace& at(int t) { return *spaces_[static_cast<std::size_t>(t)]; }
+    void ensure(int threads, std::int64_t cap, std::int64_t k, std::int64_t s, bool cholesky) {
+        if (static_cast<int>(spaces_.size()) == threads && !spaces_.empty()) {
+            const Workspace& w = *spaces_.front();
+            if (w.cap >= cap && w.k == k && w.s == s && w.cholesky == cholesky) return;
+        }
+        spaces_.clear();
+        for (int t = 0; t < threads; ++t) spaces_.push_back(std::make_unique<Workspace>(cap, k, s, cholesky));
+    }
+
+private:
+    std::vector<std::unique_ptr<Workspace>> spaces_;
+};
+
+void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
+            std::int64_t cap) {
     const std::int64_t k = Y.cols(), s = Y.stride();
     if (cui.cols != Y.rows()) fail("als_update: the matrix has {} columns but Y has {} rows", cui.cols, Y.rows());
     if (X.rows() != cui.rows || X.cols() != k || X.stride() != s)
@@ -221,18 +264,19 @@ void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& op
         for (std::int64_t i = 0; i < k; ++i)
             for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
     }
-    const std::int64_t cap = block_capacity(cui, s, options.block_rows);
-    std::vector<std::unique_ptr<Workspace>> spaces;
-    for (int t = 0; t < threads; ++t) spaces.push_back(std::make_unique<Workspace>(cap, k, s, cholesky));
+    spaces.ensure(threads, cap, k, s, cholesky);
 
 #pragma omp parallel num_threads(threads)
     {
-        Workspace& ws = *spaces[static_cast<std::size_t>(omp_get_thread_num())];
-        RowBlocks blocks(ws, cap, Y);
+        Workspace& ws = spaces.at(omp_get_thread_num());
+        RowBlocks blocks(ws, Y);
         auto sparse = [&](const float* v, bool with_a, float wscale, float* out) {
-            blocks.for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
-                kernels::weighted_rank1_pass(G, m, s, w, with_a ? a : nullptr, wscale, v, out);
-            });
+            if (with_a)  // the residual pass, always the first: it gathers the row
+                blocks.first_pass(v, wscale, out);
+            else
+                blocks.for_each([&](const float* G, const float* w, const float*, std::int64_t m) {
+                    kernels::weighted_rank1_pass(G, m, s, w, nullptr, wscale, v, out);
+                });
         };
         // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
 #pragma omp for schedule(dynamic, 16)
@@ -253,6 +297,14 @@ void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& op
                                   ws.ap.get());
         }
     }
+}
+
+}  // namespace
+
+void als_update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options) {
+    check_options(options);
+    Workspaces spaces;
+    update(cui, Y, X, options, spaces, block_capacity(cui, Y.stride(), options.block_rows));
 }
 
 double als_loss(const Csr& cui_by_user, const Matrix& X, const Matrix& Y, float regularization, int threads) {
@@ -326,10 +378,15 @@ void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions&
     init_factors(item_factors, options.seed, 1, threads);
     if (report) report->loss.clear();
 
+    // One set of workspaces for the whole run, sized for the longer side.
+    Workspaces spaces;
+    const std::int64_t stride = user_factors.stride();
+    const std::int64_t cap = std::max(block_capacity(cui_by_user, stride, options.block_rows),
+                                      block_capacity(cui_by_item, stride, options.block_rows));
     Progress progress("als", options.iterations, options.quiet, "iterations");
     for (int it = 0; it < options.iterations; ++it) {
-        als_update(cui_by_user, item_factors, user_factors, options);
-        als_update(cui_by_item, user_factors, item_factors, options);
+        update(cui_by_user, item_factors, user_factors, options, spaces, cap);
+        update(cui_by_item, user_factors, item_factors, options, spaces, cap);
         if (options.compute_loss) {
             double loss = als_loss(cui_by_user, user_factors, item_factors, options.regularization, threads);
             if (report) report->loss.push_back(loss);
