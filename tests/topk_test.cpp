@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "encore/kernels/score_gemm.hpp"
 #include "encore/kernels/topk_scan.hpp"
 #include "encore/util/error.hpp"
 
@@ -251,6 +252,118 @@ TEST(TopK, ScanKernelMatchesScalar) {
         float t = u(rng) + 0.5f;
         EXPECT_EQ(kernels::greater_mask(s, t), kernels::greater_mask_scalar(s, t)) << trial;
     }
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+// ---- the scoring kernels and the bf16 candidate pass ----
+
+TEST(ScoreKernels, BlockScoresAreBitIdenticalToScoreOneAndPortable) {
+    for (std::int64_t dim : {5, 16, 64, 100}) {
+        auto Q = random_matrix(13, dim, 1), T = random_matrix(90, dim, 2);
+        kernels::PackedTargets P(T, 1);
+        const std::int64_t ld = 96;
+        std::vector<float> fast(static_cast<std::size_t>(13 * ld)), portable(fast.size());
+        for (std::int64_t t0 : {0, 16, 80}) {
+            const std::int64_t tn = std::min<std::int64_t>(T.rows() - t0, 70);
+            kernels::score_block(Q.row(0), Q.stride(), Q.rows(), P, t0, tn, fast.data(), ld);
+            kernels::score_block_portable(Q.row(0), Q.stride(), Q.rows(), P, t0, tn, portable.data(), ld);
+            for (std::int64_t q = 0; q < Q.rows(); ++q)
+                for (std::int64_t t = 0; t < tn; ++t) {
+                    const float one = kernels::score_one(Q.row(q), T.row(t0 + t), T.stride());
+                    ASSERT_EQ(fast[static_cast<std::size_t>(q * ld + t)], one) << dim << " " << q << " " << t;
+                    ASSERT_EQ(portable[static_cast<std::size_t>(q * ld + t)], one);
+                }
+        }
+    }
+}
+
+TEST(ScoreKernels, InterleavedRowsMatchScoreOne) {
+    auto Q = random_matrix(1, 48, 5), T = random_matrix(21, 48, 6);
+    std::vector<const float*> rows;
+    for (std::int64_t t = 20; t >= 0; --t) rows.push_back(T.row(t));
+    std::vector<float> out(rows.size());
+    kernels::score_rows(Q.row(0), rows.data(), static_cast<std::int64_t>(rows.size()), T.stride(), out.data());
+    for (std::size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(out[i], kernels::score_one(Q.row(0), rows[i], T.stride()));
+}
+
+TEST(ScoreKernels, Bf16RoundingIsNearestEven) {
+    EXPECT_EQ(kernels::to_bf16(1.0f), 0x3F80);
+    EXPECT_EQ(kernels::to_bf16(-2.0f), 0xC000);
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even (1.0).
+    EXPECT_EQ(kernels::to_bf16(1.0f + 0x1p-8f), 0x3F80);
+    EXPECT_EQ(kernels::to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);
+    EXPECT_EQ(kernels::to_bf16(1.0f + 3 * 0x1p-8f), 0x3F82);  // halfway, odd below: rounds up
+}
+
+TEST(ScoreKernels, Bf16ScoresStayWithinTheBound) {
+    if (!kernels::has_bf16_scores()) GTEST_SKIP() << "AVX-512 BF16 not compiled in";
+    auto Q = random_matrix(20, 64, 3), T = random_matrix(64, 64, 4);
+    kernels::PackedTargetsBf16 P(T, 1);
+    std::vector<std::uint32_t> qp;
+    kernels::pack_queries_bf16(Q.row(0), Q.stride(), Q.rows(), T.stride(), qp);
+    std::vector<float> s(static_cast<std::size_t>(20 * 64));
+    kernels::score_block_bf16(qp.data(), 20, P, 0, 64, s.data(), 64);
+    double worst = 0;
+    int inexact = 0;
+    for (std::int64_t q = 0; q < 20; ++q)
+        for (std::int64_t t = 0; t < 64; ++t) {
+            const double bound = kernels::bf16_error_bound(kernels::bf16_norms(Q.row(q), Q.stride()),
+                                                           kernels::bf16_norms(T.row(t), T.stride()));
+            const double err = std::fabs(s[static_cast<std::size_t>(q * 64 + t)] -
+                                         kernels::score_one(Q.row(q), T.row(t), T.stride()));
+            ASSERT_LE(err, bound);
+            worst = std::max(worst, err / bound);
+            inexact += err > 0;
+        }
+    EXPECT_LT(worst, 1.0);
+    EXPECT_GT(inexact, 20 * 64 / 2);  // it really is a lower-precision pass
+}
+
+// The bf16 candidate pass must return exactly what the float32 pass returns: same ids, same scores
+// bit for bit, same order, through ties, masks and exclusions.
+TEST(TopK, LowPrecisionPassGivesIdenticalResults) {
+    auto check = [](const Matrix& Q, const Matrix& T, const TopKFilter& f, int k) {
+        TopKOptions lo{.k = k, .threads = 2};
+        TopKOptions hi = lo;
+        hi.low_precision = false;
+        auto a = top_k_rows(Q, T, f, lo), b = top_k_rows(Q, T, f, hi);
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t q = 0; q < a.size(); ++q) {
+            ASSERT_EQ(a[q].size(), b[q].size()) << q;
+            for (std::size_t i = 0; i < a[q].size(); ++i) {
+                ASSERT_EQ(a[q][i].id, b[q][i].id) << "query " << q << " rank " << i;
+                ASSERT_EQ(a[q][i].score, b[q][i].score);
+            }
+        }
+    };
+    // Gaussian, and cosine-like (normalised rows: many close scores near the top).
+    auto T = random_matrix(3000, 64, 11);
+    auto Q = random_matrix(200, 64, 12);
+    for (int k : {1, 10, 50}) check(Q, T, {}, k);
+    check(normalized_rows(Q), normalized_rows(T), {}, 20);
+    // Exact ties: duplicated target rows (ties go to the lower id on both paths).
+    Matrix D(1000, 32);
+    auto base = random_matrix(100, 32, 13);
+    for (std::int64_t i = 0; i < 1000; ++i)
+        for (std::int64_t j = 0; j < 32; ++j) D(i, j) = base(i % 100, j);
+    check(random_matrix(100, 32, 14), D, {}, 25);
+    // Clustered data with a mask and per-query exclusions (the queries are targets: related items).
+    std::vector<std::uint8_t> allowed(3000, 1);
+    for (std::size_t i = 0; i < allowed.size(); i += 7) allowed[i] = 0;
+    std::vector<std::vector<std::int32_t>> ex(200);
+    for (std::int32_t q = 0; q < 200; ++q) ex[static_cast<std::size_t>(q)] = {q, q + 1, 2500};
+    TopKFilter f{allowed, [&](std::int64_t q) { return std::span<const std::int32_t>(ex[static_cast<std::size_t>(q)]); }};
+    Matrix TQ(200, 64);
+    for (std::int64_t i = 0; i < 200; ++i)
+        for (std::int64_t j = 0; j < 64; ++j) TQ(i, j) = T(i, j);
+    check(TQ, T, f, 10);
+    // Wider than the bf16 bound's range: the float32 pass runs, still identical.
+    check(random_matrix(70, 300, 15), random_matrix(500, 300, 16), {}, 5);
 }
 
 }  // namespace

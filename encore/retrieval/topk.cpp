@@ -17,6 +17,7 @@
 
 #include <Eigen/Dense>
 
+#include "encore/kernels/score_gemm.hpp"
 #include "encore/kernels/topk_scan.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
@@ -36,9 +37,6 @@ constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstRowMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 using RowMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
-using ColMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-using ConstColMap = Eigen::Map<const ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
-using ColMap = Eigen::Map<ColMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // a ranks strictly below b: lower score, or the same score and a higher id.
 inline bool worse(const ScoredItem& a, const ScoredItem& b) {
@@ -102,14 +100,47 @@ struct TargetSet {
     std::span<const std::uint8_t> allowed;    // still to check; empty = all allowed
 };
 
-// Offers one block of scores (targets [t0, t0 + count) of the set) to a query's selection.
+// A target kept by the low-precision pass for the exact re-rank: its row in the target set and its
+// bf16 score.
+struct Candidate {
+    std::int32_t local;
+    float score;
+};
+
+// The low-precision pass's candidates for one query: everything offered that scored within margin of
+// the current bf16 k-th. The k-th only rises, so from time to time the ones that fell out are dropped.
+struct CandidateList {
+    std::vector<Candidate> items;
+    float margin = 0;
+    std::size_t cap = 0;
+
+    void reset(float m, std::int32_t k) {
+        items.clear();
+        margin = m;
+        cap = static_cast<std::size_t>(std::max(64, 4 * k));
+    }
+    void add(std::int32_t local, float score, const Selection& sel) {
+        items.push_back({local, score});
+        if (items.size() > cap && sel.full()) {
+            const float keep = sel.threshold() - margin;
+            std::erase_if(items, [&](const Candidate& c) { return !(c.score > keep); });
+            if (items.size() > cap / 2) cap *= 2;  // dense scores: grow instead of compacting again soon
+        }
+    }
+};
+
+// Offers one block of scores (targets [t0, t0 + count) of the set) to a query's selection. With a
+// candidate list (low-precision pass) the bar is the k-th minus the list's margin, and every offered
+// target is also recorded for the re-rank.
 inline void select_block(Selection& sel, const float* scores, std::int64_t t0, std::int64_t count,
-                         const TargetSet& set) {
+                         const TargetSet& set, CandidateList* cand = nullptr) {
+    const float margin = cand ? cand->margin : 0.0f;
     auto offer = [&](std::int64_t j) {
         std::int64_t local = t0 + j;
         auto id = set.ids.empty() ? static_cast<std::int32_t>(local) : set.ids[static_cast<std::size_t>(local)];
         if (!set.allowed.empty() && !set.allowed[static_cast<std::size_t>(id)]) return;
         if (sel.is_excluded(id)) return;
+        if (cand) cand->add(static_cast<std::int32_t>(local), scores[j], sel);
         sel.push(id, scores[j]);
     };
     std::int64_t j = 0;
@@ -117,19 +148,37 @@ inline void select_block(Selection& sel, const float* scores, std::int64_t t0, s
     if (sel.k == 0) return;
     constexpr std::int64_t W = kernels::kScanWidth;
     for (; j < count && j % W != 0; ++j)
-        if (scores[j] > sel.threshold()) offer(j);
+        if (scores[j] > sel.threshold() - margin) offer(j);
     for (; j + W <= count; j += W) {
         // One vector compare rejects a whole chunk in the common case; otherwise visit only the set
         // bits, re-checking each against the threshold as it rises.
-        std::uint32_t mask = kernels::greater_mask(scores + j, sel.threshold());
+        std::uint32_t mask = kernels::greater_mask(scores + j, sel.threshold() - margin);
         while (mask != 0) {
             const std::int64_t i = j + std::countr_zero(mask);
             mask &= mask - 1;
-            if (scores[i] > sel.threshold()) offer(i);
+            if (scores[i] > sel.threshold() - margin) offer(i);
         }
     }
     for (; j < count; ++j)
-        if (scores[j] > sel.threshold()) offer(j);
+        if (scores[j] > sel.threshold() - margin) offer(j);
+}
+
+// Whether the bf16 candidate pass may be used on these vectors: the kernel is compiled in, the
+// dimension is within the error bound's range, and every value is finite and within the bound's
+// assumed range.
+bool bf16_usable(const Matrix& queries, const Matrix& targets, int threads) {
+    if (!kernels::has_bf16_scores() || targets.stride() > kernels::kMaxBf16Dim) return false;
+    const float limit = kernels::kMaxBf16Value;
+    bool ok = true;
+    for (const Matrix* m : {&queries, &targets}) {
+        const std::int64_t n = m->rows(), dim = m->cols();
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(&& : ok) if (n * dim >= (1 << 18))
+        for (std::int64_t r = 0; r < n; ++r) {
+            const float* row = m->row(r);
+            for (std::int64_t j = 0; j < dim; ++j) ok = ok && std::fabs(row[j]) <= limit;  // NaN fails too
+        }
+    }
+    return ok;
 }
 
 void check_filter(const TopKFilter& filter, std::int64_t n_targets) {
@@ -140,7 +189,7 @@ void check_filter(const TopKFilter& filter, std::int64_t n_targets) {
 // The shared core: rows [0, queries.rows()) of queries, reported to the filter as query_offset + row.
 std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, int k, int threads,
-                                                Progress* progress, std::int64_t query_offset) {
+                                                Progress* progress, std::int64_t query_offset, bool low_precision) {
     if (queries.cols() != targets.cols())
         fail("top-k: queries have {} columns but targets have {}", queries.cols(), targets.cols());
     const std::int64_t nq = queries.rows(), nt = targets.rows(), dim = queries.cols();
@@ -178,16 +227,17 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
     const std::int64_t n_blocks = (nq + qblock - 1) / qblock;
     threads = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), n_blocks));
 
-    // With many queries, the targets transposed once (column-major n_set x dim): the GEMM computes
-    // each score block as targets x queries^T, and packing a column-major left operand is a plain
-    // copy, where packing row-major rows costs a transpose per block (measured: a sixth of the GEMM
-    // time). A few queries read the targets once or twice, so the copy would not pay for itself.
-    const bool transposed = nq >= 64;
-    std::vector<float> Tt(transposed ? static_cast<std::size_t>(n_set * dim) : 0);
-    if (transposed) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (n_set * dim >= (1 << 18))
-        for (std::int64_t t = 0; t < n_set; ++t)
-            for (std::int64_t j = 0; j < dim; ++j) Tt[static_cast<std::size_t>(j * n_set + t)] = T(t, j);
+    // With many queries, the targets packed once into the scoring kernel's panels (one pass over
+    // them; a few queries read the targets once or twice, so there Eigen's GEMM on the rows is used).
+    const bool packed = nq >= 64 && queries.stride() == T.stride();
+    // The bf16 candidate pass + exact re-rank (same results, see score_gemm.hpp) where it runs.
+    const bool bf16 = packed && low_precision && keff > 0 && bf16_usable(queries, T, threads);
+    kernels::PackedTargets P;
+    kernels::PackedTargetsBf16 Pb;
+    if (bf16) {
+        Pb = kernels::PackedTargetsBf16(T, threads);
+    } else if (packed) {
+        P = kernels::PackedTargets(T, threads);
     }
 
 #pragma omp parallel num_threads(threads)
@@ -196,6 +246,11 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
         std::vector<float> scores(static_cast<std::size_t>(qblock * tblock));
         std::vector<ScoredItem> heaps(static_cast<std::size_t>(qblock) * static_cast<std::size_t>(keff));
         std::vector<Selection> sel(static_cast<std::size_t>(qblock));
+        std::vector<CandidateList> cand(bf16 ? static_cast<std::size_t>(qblock) : 0);
+        std::vector<std::uint32_t> qpack;
+        std::vector<const float*> rows;  // the re-rank's candidates
+        std::vector<std::int32_t> ids;
+        std::vector<float> exact_scores;
 
 #pragma omp for schedule(dynamic, 1)
         for (std::int64_t b = 0; b < n_blocks; ++b) {
@@ -204,23 +259,53 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
                 auto& s = sel[static_cast<std::size_t>(q)];
                 s = Selection{heaps.data() + q * keff, keff, 0, {}, 0};
                 if (filter.excluded) s.excluded = filter.excluded(query_offset + q0 + q);
+                if (bf16) {
+                    const double eps = kernels::bf16_error_bound(
+                        kernels::bf16_norms(queries.row(q0 + q), queries.stride()), Pb.max_norms());
+                    // The float margin is rounded up from the double one, so it stays a bound.
+                    cand[static_cast<std::size_t>(q)].reset(static_cast<float>(2.0 * eps * (1 + 0x1p-20)), keff);
+                }
             }
+            if (bf16) kernels::pack_queries_bf16(queries.row(q0), queries.stride(), qn, T.stride(), qpack);
             if (keff > 0) {
                 ConstRowMap Q(queries.row(q0), qn, dim, Eigen::OuterStride<>(queries.stride()));
                 for (std::int64_t t0 = 0; t0 < n_set; t0 += tblock) {
                     const std::int64_t tn = std::min(tblock, n_set - t0);
                     // Either way, query q's scores land contiguous at scores + q * tblock.
-                    if (transposed) {
-                        ConstColMap Tb(Tt.data() + t0, tn, dim, Eigen::OuterStride<>(n_set));
-                        ColMap S(scores.data(), tn, qn, Eigen::OuterStride<>(tblock));
-                        S.noalias() = Tb * Q.transpose();
+                    if (bf16) {
+                        kernels::score_block_bf16(qpack.data(), qn, Pb, t0, tn, scores.data(), tblock);
+                    } else if (packed) {
+                        kernels::score_block(queries.row(q0), queries.stride(), qn, P, t0, tn, scores.data(), tblock);
                     } else {
                         ConstRowMap Tb(T.row(t0), tn, dim, Eigen::OuterStride<>(T.stride()));
                         RowMap S(scores.data(), qn, tn, Eigen::OuterStride<>(tblock));
                         S.noalias() = Q * Tb.transpose();
                     }
                     for (std::int64_t q = 0; q < qn; ++q)
-                        select_block(sel[static_cast<std::size_t>(q)], scores.data() + q * tblock, t0, tn, set);
+                        select_block(sel[static_cast<std::size_t>(q)], scores.data() + q * tblock, t0, tn, set,
+                                     bf16 ? &cand[static_cast<std::size_t>(q)] : nullptr);
+                }
+            }
+            if (bf16) {
+                // The exact re-rank: every candidate still within the margin of the final bf16 k-th,
+                // scored exactly as the float32 path scores it, into a fresh selection.
+                for (std::int64_t q = 0; q < qn; ++q) {
+                    auto& s = sel[static_cast<std::size_t>(q)];
+                    const auto& c = cand[static_cast<std::size_t>(q)];
+                    const float keep = s.full() ? s.threshold() - c.margin : -std::numeric_limits<float>::infinity();
+                    rows.clear();
+                    ids.clear();
+                    for (const Candidate& x : c.items) {
+                        if (!(x.score > keep)) continue;
+                        rows.push_back(T.row(x.local));
+                        ids.push_back(set.ids.empty() ? x.local : set.ids[static_cast<std::size_t>(x.local)]);
+                    }
+                    exact_scores.resize(rows.size());
+                    kernels::score_rows(queries.row(q0 + q), rows.data(), static_cast<std::int64_t>(rows.size()),
+                                        T.stride(), exact_scores.data());
+                    Selection exact{heaps.data() + q * keff, keff, 0, {}, 0};
+                    for (std::size_t i = 0; i < ids.size(); ++i) exact.push(ids[i], exact_scores[i]);
+                    s = exact;
                 }
             }
             for (std::int64_t q = 0; q < qn; ++q)
@@ -235,7 +320,8 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
 
 std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, const TopKOptions& options) {
-    return top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0);
+    return top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0,
+                      options.low_precision);
 }
 
 std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,
@@ -244,7 +330,7 @@ std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& ta
         fail("top-k: query has {} values but targets have {} columns", query.size(), targets.cols());
     Matrix q(1, targets.cols());
     std::copy(query.begin(), query.end(), q.row(0));
-    return std::move(top_k_core(q, targets, filter, k, 1, nullptr, query_index)[0]);
+    return std::move(top_k_core(q, targets, filter, k, 1, nullptr, query_index, false)[0]);
 }
 
 Matrix normalized_rows(const Matrix& m, int threads) {

@@ -32,6 +32,10 @@ struct TopKOptions {
     int k = 10;
     int threads = 0;           // 0 = all cores
     Progress* progress = nullptr;  // advanced by the number of queries done
+    // Many queries: pick candidates with bf16 dot products (AVX-512 BF16, where compiled in) and
+    // re-rank them exactly. The results are identical either way (scores bit for bit); false forces
+    // the float32 pass everywhere (for tests and comparisons).
+    bool low_precision = true;
 };
 
 // Top k targets for every row of queries, best first (ties: lower id first). Result[q] has
