@@ -271,6 +271,8 @@ void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_fla
     cmd->add_option("-n", a.n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
     cmd->add_option("-o,--output", a.output, batch_flag + ": output TSV (default: standard output)");
     cmd->add_flag("--names", a.names, batch_flag + ": write item display names instead of keys");
+    cmd->add_flag("--float32", a.float32,
+                  batch_flag + ": score every pair in float32 (no bf16 candidate pass; same results, slower)");
     cmd->add_option("--only", a.only, "Only return items listed in FILE (one key or name per line)");
     cmd->add_option("--exclude", a.exclude, "Never return items listed in FILE");
     cmd->add_flag("--json", a.json, "JSON output (see README)");
@@ -284,6 +286,7 @@ void run_batch(const QueryArgs& a, const Model& m, const std::string& label, con
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
     Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");
     q.progress = &progress;
+    q.low_precision = !a.float32;
     auto results = compute(q);
     progress.finish();
     write_batch_tsv(a.output, results, queries, m, a.names);

@@ -61,7 +61,7 @@ void add_quiet(CLI::App* cmd, bool& quiet);
 struct QueryArgs {
     std::string model, output, only, exclude, index;
     int n = 10, search = 0;
-    bool json = false, names = false, no_verify = false, quiet = false;
+    bool json = false, names = false, no_verify = false, quiet = false, float32 = false;
     int threads = 0;
 };
 // batch_flag names the flag that selects batch mode ("--all", "--all-users") in the help texts.

@@ -286,7 +286,10 @@ std::vector<std::vector<Recommendation>> related_all(const Model& model, const I
     for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
     f.excluded = [&ids](std::int64_t q) { return std::span<const std::int32_t>(ids).subspan(static_cast<std::size_t>(q), 1); };
     auto scored = top_k_rows(normalized, normalized, f,
-                             {.k = options.n, .threads = options.threads, .progress = options.progress});
+                             {.k = options.n,
+                              .threads = options.threads,
+                              .progress = options.progress,
+                              .low_precision = options.low_precision});
     std::vector<std::vector<Recommendation>> out(scored.size());
     for (std::size_t q = 0; q < scored.size(); ++q) out[q] = to_recommendations(scored[q]);
     return out;
@@ -331,7 +334,10 @@ std::vector<std::vector<Recommendation>> recommend_all(const Model& model, const
     if (options.filter_played && model.user_items.rows != 0)
         f.excluded = [&model](std::int64_t u) { return model.user_items.row_indices(u); };
     auto scored = top_k_rows(model.user_factors, model.item_factors, f,
-                             {.k = options.n, .threads = options.threads, .progress = options.progress});
+                             {.k = options.n,
+                              .threads = options.threads,
+                              .progress = options.progress,
+                              .low_precision = options.low_precision});
     std::vector<std::vector<Recommendation>> out(scored.size());
     for (std::size_t u = 0; u < scored.size(); ++u) out[u] = to_recommendations(scored[u]);
     if (options.explain > 0 && options.n > 0) {

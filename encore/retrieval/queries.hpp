@@ -45,6 +45,7 @@ struct QueryOptions {
     int explain = 0;            // > 0: that many contributing played items per result
     int threads = 0;
     Progress* progress = nullptr;
+    bool low_precision = true;  // batch: bf16 candidate pass + exact re-rank (identical results; topk.hpp)
 };
 
 // Items most similar to item (cosine of item factors), the item itself excluded.
