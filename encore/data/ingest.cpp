@@ -727,14 +727,17 @@ public:
         auto as_int32 = [](const RawArray<std::uint32_t>& a) {
             return std::span<const std::int32_t>(reinterpret_cast<const std::int32_t*>(a.data()), a.size());
         };
-        d.by_user = Csr::from_triplets(n_users, n_items, as_int32(rows_), as_int32(cols_), vals_.span(), threads_);
+        // Items first: user ids are numbered in order of first appearance and play logs list each
+        // user's rows together, so bucketing the rows by item (stable) leaves every item's users
+        // already sorted and no row needs a sort; the transpose then gives sorted user rows too.
+        d.by_item = Csr::from_triplets(n_items, n_users, as_int32(cols_), as_int32(rows_), vals_.span(), threads_);
         rows_ = {};
         cols_ = {};
         vals_ = {};
-        const std::int64_t duplicates = rows_kept - d.by_user.nnz();
+        const std::int64_t duplicates = rows_kept - d.by_item.nnz();
         std::int64_t zero_sums = 0;
-        if (opt_.allow_negative) zero_sums = drop_zero_entries(d.by_user);
-        d.by_item = d.by_user.transpose(threads_);
+        if (opt_.allow_negative) zero_sums = drop_zero_entries(d.by_item);
+        d.by_user = d.by_item.transpose(threads_);
 
         report.format = format_;
         report.bytes = bytes_;
