@@ -6,6 +6,9 @@
 //              (seeded draws); each candidate j of i (union of the members' related top-N) that u did
 //              not play in training is one example, labelled 1 when u played j in the held-out part
 //              ("plays i and j together"), features the members' z-scored similarities of (i, j).
+//              The logistic weights are then refined by a coordinate search for the related-items hit
+//              rate at related_k (encore/eval/metrics.hpp) of the sampled users' held-out plays, every
+//              training item of theirs ranked (see docs/algorithms.md).
 //   recommend  examples: for a sampled user u, each candidate j (union of the members' top-N
 //              recommendations, training plays filtered), labelled 1 when j is among u's held-out
 //              plays, features the members' z-scored user scores.
@@ -27,6 +30,7 @@ struct EnsembleFitOptions {
     std::uint64_t seed = 0;
     int max_users = 2000;         // users sampled for the examples
     int queries_per_user = 4;     // related: training items per sampled user used as query items
+    int related_k = 10;           // related: the hit rate the weights are refined for (list length)
     LogisticOptions logistic;
     int threads = 0;
     bool quiet = true;
