@@ -44,6 +44,8 @@ Command add_related(CLI::App& app) {
                     throw OptionError("--index: not available with several models or --ensemble (the ensemble scans exactly)");
                 if (!a->ensemble.empty() && cand->count() > 0)
                     throw OptionError("--candidates: the ensemble file sets the candidates");
+                if (!ensemble_mode && cand->count() > 0)
+                    throw OptionError("--candidates: only for an ensemble (several models)");
                 auto model = load_model(a->model, !a->no_verify);
                 auto filter = ItemFilter::from_files(model, a->only, a->exclude);
                 QueryOptions q;
