@@ -293,3 +293,30 @@ TEST(Split, RejectsFractionOutsideOpenUnitInterval) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// 3 users x 5 items. Related lists (first 2 count at k = 2): 0 -> [1, 2, 3], 1 -> [0, 4], 2 -> [], 3 -> [4],
+// 4 -> [3]. User 0 trained on {0}, held out {2, 3}: reached {1, 2} -> 1 hit of 2. User 1 trained on
+// {1, 3}, held out {4}: reached {0, 4} + {4} -> 1 of 1. User 2 trained on nothing: skipped.
+TEST(RelatedHitRate, KnownAnswer) {
+    std::vector<std::vector<ScoredItem>> related = {{{1, .9f}, {2, .8f}, {3, .7f}}, {{0, .5f}, {4, .4f}}, {}, {{4, 1}}, {{3, 1}}};
+    auto train = Csr::from_triplets(3, 5, std::vector<std::int32_t>{0, 1, 1}, std::vector<std::int32_t>{0, 1, 3},
+                                    std::vector<float>{1, 1, 1}, 1);
+    auto test = Csr::from_triplets(3, 5, std::vector<std::int32_t>{0, 0, 1, 2}, std::vector<std::int32_t>{2, 3, 4, 0},
+                                   std::vector<float>{1, 1, 1, 1}, 1);
+    auto r = related_hit_rate_at_k(related, train, test, 2, 2);
+    EXPECT_EQ(r.pairs, 3);
+    EXPECT_EQ(r.hits, 2);
+    EXPECT_EQ(r.users, 2);
+    EXPECT_DOUBLE_EQ(r.hit_rate, 2.0 / 3.0);
+    // k = 3 reaches item 3 from item 0 too.
+    EXPECT_EQ(related_hit_rate_at_k(related, train, test, 3, 1).hits, 3);
+    EXPECT_THROW(related_hit_rate_at_k(related, train, test, 0), OptionError);
+    related.pop_back();
+    EXPECT_THROW(related_hit_rate_at_k(related, train, test, 2), Error);
+}
+
+}  // namespace
+}  // namespace encore

@@ -128,3 +128,19 @@ TEST(Knn, BadOptionsAreErrors) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// The bm25 similarity's defaults are implicit's BM25Recommender's (K1 1.2, B 0.75, K 20): with them and
+// raw plays encore's knn matches implicit's Last.fm 2K figures (README, "Choosing a model").
+TEST(KnnDefaults, Bm25SimilarityUsesImplicitsParameters) {
+    KnnOptions o;
+    EXPECT_FLOAT_EQ(o.K1, 1.2f);
+    EXPECT_FLOAT_EQ(o.B, 0.75f);
+    EXPECT_EQ(o.K, 20);
+    EXPECT_EQ(o.similarity, KnnSimilarity::cosine);  // the model's default stays cosine (on log weighting)
+}
+
+}  // namespace
+}  // namespace encore

@@ -139,11 +139,11 @@ const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs = {
         {"weighting", "none|bm25|tfidf|linear|log (default: bm25; bpr and popular none; lmf log with alpha 1; knn log)", kAll,
          [](ModelOptions& o, const std::string&, const std::string& t) { o.weighting.kind = parse_weighting(t); }},
-        {"K1", "bm25 K1 (default 100; also knn's bm25 similarity)", kAll,
+        {"K1", "bm25 K1 (default 100; also knn's bm25 similarity, default 1.2 there)", kAll,
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.weighting.K1 = o.knn.K1 = static_cast<float>(parse_number(f, t, 0, 1e30));
          }},
-        {"B", "bm25 B (default 0.8; also knn's bm25 similarity)", kAll,
+        {"B", "bm25 B (default 0.8; also knn's bm25 similarity, default 0.75 there)", kAll,
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.weighting.B = o.knn.B = static_cast<float>(parse_number(f, t, 0, 1));
          }},

@@ -86,4 +86,49 @@ RankingMetrics ranking_metrics_at_k(const std::vector<std::vector<ScoredItem>>& 
     return out;
 }
 
+RelatedHitRate related_hit_rate_at_k(const std::vector<std::vector<ScoredItem>>& related, const Csr& train,
+                                     const Csr& test, int k, int threads) {
+    if (k < 1) throw OptionError(fmt::format("-k: must be at least 1, got {}", k));
+    if (train.rows != test.rows || train.cols != test.cols)
+        fail("related hit rate: train is {} x {}, test {} x {}", train.rows, train.cols, test.rows, test.cols);
+    if (static_cast<std::int64_t>(related.size()) != train.cols)
+        fail("related hit rate: {} related lists for {} items", related.size(), train.cols);
+    for (const auto& list : related)
+        for (const auto& s : list)
+            if (s.id < 0 || s.id >= train.cols) fail("related hit rate: item {} out of range", s.id);
+    const int nt = resolve_threads(threads);
+    std::int64_t hits = 0, pairs = 0, users = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : hits, pairs, users)
+    {
+        std::vector<std::uint8_t> reached(static_cast<std::size_t>(train.cols), 0);
+        std::vector<std::int32_t> touched;
+#pragma omp for schedule(dynamic, 64)
+        for (std::int64_t u = 0; u < test.rows; ++u) {
+            const auto held = test.row_indices(u);
+            const auto played = train.row_indices(u);
+            if (held.empty() || played.empty()) continue;
+            for (auto i : played) {
+                const auto& list = related[static_cast<std::size_t>(i)];
+                const std::size_t top = std::min(list.size(), static_cast<std::size_t>(k));
+                for (std::size_t r = 0; r < top; ++r) {
+                    const auto j = list[r].id;
+                    if (!reached[j]) reached[j] = 1, touched.push_back(j);
+                }
+            }
+            for (auto j : held) hits += reached[j];
+            pairs += static_cast<std::int64_t>(held.size());
+            users += 1;
+            for (auto j : touched) reached[j] = 0;
+            touched.clear();
+        }
+    }
+    RelatedHitRate r;
+    r.k = k;
+    r.hits = hits;
+    r.pairs = pairs;
+    r.users = users;
+    r.hit_rate = pairs > 0 ? double(hits) / double(pairs) : 0.0;
+    return r;
+}
+
 }  // namespace encore

@@ -32,4 +32,18 @@ struct RankingMetrics {
 RankingMetrics ranking_metrics_at_k(const std::vector<std::vector<ScoredItem>>& recommendations, const Csr& test,
                                     int k, int threads = 0);
 
+// Related-items hit rate at k (how well related lists predict held-out co-listening): over every
+// user u with at least one training item and one held-out item, and every held-out item j of u, a hit
+// when j is among the first k related items of at least one of u's training items;
+// hit_rate = hits / pairs (pooled over all (u, j) pairs). related[i] = item i's ranked list (related.size()
+// = train.cols); train and test are users x items. Throws OptionError for k < 1 and Error for a size
+// mismatch. Deterministic for any thread count.
+struct RelatedHitRate {
+    int k = 10;
+    double hit_rate = 0;
+    std::int64_t hits = 0, pairs = 0, users = 0;
+};
+RelatedHitRate related_hit_rate_at_k(const std::vector<std::vector<ScoredItem>>& related, const Csr& train,
+                                     const Csr& test, int k, int threads = 0);
+
 }  // namespace encore

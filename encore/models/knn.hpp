@@ -21,8 +21,8 @@ std::string_view knn_similarity_name(KnnSimilarity s);
 struct KnnOptions {
     KnnSimilarity similarity = KnnSimilarity::cosine;
     int K = 20;            // neighbours kept per item
-    float K1 = 100.0f;     // bm25 only
-    float B = 0.8f;        // bm25 only
+    float K1 = 1.2f;       // bm25 only (implicit's BM25Recommender defaults)
+    float B = 0.75f;       // bm25 only
     int threads = 0;       // 0 = all cores
     bool quiet = true;
 };
