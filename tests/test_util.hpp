@@ -38,6 +38,21 @@ private:
     std::filesystem::path path_;
 };
 
+// Whether this build runs under AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang has the
+// feature test): whole-pipeline quality runs skip there, the unit tests cover the same code.
+inline constexpr bool kSanitized =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
 // ../shared/datasets beside the project root, or "" when absent (tests then GTEST_SKIP()).
 inline std::string shared_datasets() {
     auto p = std::filesystem::path(ENCORE_SOURCE_DIR) / ".." / "shared" / "datasets";
