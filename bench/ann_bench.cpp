@@ -6,7 +6,9 @@
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
 //             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16,32]
-//             [--ef-construction 200] [--seed 1]
+//             [--ef-construction 200] [--seed 1] [--reuse]
+// --reuse: open an index file left in DIR by an earlier run instead of building it (build_s is then
+// reported as -1); for iterating on query code.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -67,6 +69,7 @@ int main(int argc, char** argv) try {
     int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200;
     std::string m_list = "16,32";
     std::uint64_t seed = 1;
+    bool reuse = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -86,6 +89,7 @@ int main(int argc, char** argv) try {
         else if (a == "--M") m_list = next();
         else if (a == "--ef-construction") efc = std::stoi(next());
         else if (a == "--seed") seed = std::stoull(next());
+        else if (a == "--reuse") reuse = true;
         else throw Error(fmt::format("unknown argument {}", a));
     }
     std::filesystem::create_directories(out_dir);
@@ -165,12 +169,14 @@ int main(int argc, char** argv) try {
         o.ef_construction = efc;
         o.seed = seed;
         o.threads = threads;
-        t0 = Clock::now();
-        auto built = build_index(data, o);
-        const double build_s = seconds_since(t0);
         const std::string path = out_dir + "/" + kind + std::to_string(M) + ".enci";
-        built->save(path);
-        built.reset();
+        double build_s = -1;
+        if (!reuse || !std::filesystem::exists(path)) {
+            t0 = Clock::now();
+            auto built = build_index(data, o);
+            build_s = seconds_since(t0);
+            built->save(path);
+        }
         const auto bytes = std::filesystem::file_size(path);
         t0 = Clock::now();
         auto index = open_index(path);

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "encore/data/buffer.hpp"
 #include "encore/data/matrix.hpp"
 #include "encore/retrieval/topk.hpp"
 
@@ -95,14 +96,31 @@ protected:
     AnnIndex() = default;
     virtual std::uint32_t kind_code() const = 0;
     virtual void add_sections(ContainerWriter& out) const = 0;
-    // The query in stored form (normalised or augmented, zero-padded to the row stride) in a
-    // per-thread buffer valid until the next call on this thread.
-    const float* prepare_query(std::span<const float> query) const;
+    // A query ready for both scorings: exact (stored form: normalised or augmented, zero-padded to the
+    // row stride) for the final ranking, and scaled + bias for the int8 codes the traversal reads.
+    struct Prepared {
+        const float* exact;
+        const float* scaled;  // exact[j] * code scale[j], zero-padded to code_stride_
+        float bias;           // exact . code mid
+    };
+    // Per-thread buffers, valid until the next prepare on this thread.
+    Prepared prepare_query(std::span<const float> query) const;
+    // stored: a row in stored form (a stored item itself while building); kept by pointer.
+    Prepared prepare_stored(const float* stored) const;
     float score(const float* q, std::int64_t row) const;
+    const std::int8_t* code(std::int64_t row) const { return codes_.data() + row * code_stride_; }
+    // Approximate score through the codes: within about 1e-3 of the exact one for unit vectors.
+    float approx_score(const Prepared& q, std::int64_t row) const;
 
     AnnMetric metric_ = AnnMetric::cosine;
     std::int64_t dim_ = 0;
     Matrix vectors_;  // size x stored dim (dim or dim + 1), rows 64-byte aligned, zero padding
+    // The low-precision copy searches traverse with (a 64-factor row is one cache line instead of
+    // four): stored value x_j ~ mid[j] + scale[j] * c_j, c_j in [-127, 127]; rows of code_stride_
+    // bytes (stored dim rounded up to 64), zero padding. Exact float scores re-rank the final few.
+    Buffer<std::int8_t> codes_;
+    Buffer<float> code_params_;  // code_stride_ mids, then code_stride_ scales
+    std::int64_t code_stride_ = 0;
     std::uint64_t fingerprint_ = 0;
     int default_search_ = 0;
     std::uint64_t seed_ = 0;
@@ -115,6 +133,7 @@ protected:
     // Common fields from / into the container (the kind-specific parts are the subclasses').
     void init_common(const Matrix& source, AnnMetric metric, int default_search, std::uint64_t seed, int threads);
     void open_common(const ContainerReader& in);
+    void init_codes(int threads);  // codes_ from vectors_
 };
 
 // The factory: builds the kind named in options.kind ("forest" | "graph"; else OptionError). Bad
@@ -131,7 +150,8 @@ void verify_index(const std::string& path);
 // The fingerprint build_index stores for these vectors (compare with source_fingerprint()).
 std::uint64_t vectors_fingerprint(const Matrix& vectors);
 
-inline constexpr std::uint32_t kIndexVersion = 1;
+// Version 2 added the int8 codes ("codes", "code_params"); version 1 files are refused (rebuild).
+inline constexpr std::uint32_t kIndexVersion = 2;
 
 namespace ann_detail {
 
@@ -147,6 +167,8 @@ public:
     }
     bool test(std::uint32_t id) const { return marks_[id] == epoch_; }
     static VisitedSet& local();
+    // Hints the cache to fetch id's mark (the marks of a large index do not all stay in L1).
+    void prefetch(std::uint32_t id) const { __builtin_prefetch(marks_.data() + id, 1, 3); }
 
 private:
     std::vector<std::uint16_t> marks_;

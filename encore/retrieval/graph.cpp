@@ -24,7 +24,6 @@ using ann_detail::VisitedSet;
 constexpr std::uint32_t kExpanded = 1u << 31;
 constexpr int kMaxM = 256;
 constexpr int kMaxLevel = 32;
-constexpr std::size_t kPrefetchAhead = 4;
 
 struct GraphHeader {
     std::int32_t M;
@@ -74,13 +73,15 @@ std::uint32_t* GraphIndex::mutable_links(std::uint32_t id, int level) {
            (static_cast<std::size_t>(upper_offsets_[id]) + static_cast<std::size_t>(level - 1)) * static_cast<std::size_t>(M_ + 1);
 }
 
-void GraphIndex::greedy(const float* q, int level, std::uint32_t& entry, float& entry_dist) const {
+float GraphIndex::approx_dist(const Prepared& q, std::uint32_t id) const { return -approx_score(q, id); }
+
+void GraphIndex::greedy(const Prepared& q, int level, std::uint32_t& entry, float& entry_dist) const {
     const auto n = static_cast<std::uint32_t>(size());
     for (bool moved = true; moved;) {
         moved = false;
         for (std::uint32_t j : links(entry, level)) {
             if (j >= n) continue;
-            const float d = dist(q, j);
+            const float d = approx_dist(q, j);
             if (d < entry_dist) {
                 entry_dist = d;
                 entry = j;
@@ -90,10 +91,10 @@ void GraphIndex::greedy(const float* q, int level, std::uint32_t& entry, float& 
     }
 }
 
-void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>& pool, std::size_t ef,
+void GraphIndex::search_layer(const Prepared& q, int level, std::vector<Candidate>& pool, std::size_t ef,
                               VisitedSet& visited) const {
     const auto n = static_cast<std::uint32_t>(size());
-    const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
+    const std::size_t code_bytes = static_cast<std::size_t>(code_stride_);
     std::uint32_t fresh[2 * kMaxM];
     std::size_t cursor = 0;
     while (cursor < pool.size()) {
@@ -103,15 +104,22 @@ void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>&
         }
         pool[cursor].id |= kExpanded;
         const std::uint32_t current = pool[cursor].id & ~kExpanded;
+        // The next node to expand is probably the next unexpanded one: start fetching its links.
+        for (std::size_t c = cursor + 1; c < pool.size(); ++c)
+            if (!(pool[c].id & kExpanded)) {
+                prefetch_links(pool[c].id, level);
+                break;
+            }
         std::size_t m = 0;
         for (std::uint32_t j : links(current, level))
-            if (j < n && !visited.test_and_set(j)) fresh[m++] = j;
-        // The neighbours' vectors are scattered: keep a few loads in flight ahead of the arithmetic.
-        for (std::size_t i = 0; i < std::min(m, kPrefetchAhead); ++i) kernels::prefetch_bytes(vectors_.row(fresh[i]), row_bytes);
+            if (j < n && !visited.test_and_set(j)) {
+                fresh[m++] = j;
+                // The neighbours' codes are scattered: put all their loads in flight before scoring.
+                kernels::prefetch_bytes(code(j), code_bytes);
+            }
         std::size_t lowest = cursor + 1;
         for (std::size_t i = 0; i < m; ++i) {
-            if (i + kPrefetchAhead < m) kernels::prefetch_bytes(vectors_.row(fresh[i + kPrefetchAhead]), row_bytes);
-            const float d = dist(q, fresh[i]);
+            const float d = approx_dist(q, fresh[i]);
             if (pool.size() >= ef && !(d < pool.back().dist)) continue;
             auto it = std::upper_bound(pool.begin(), pool.end(), d,
                                        [](float v, const Candidate& c) { return v < c.dist; });
@@ -123,6 +131,12 @@ void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>&
         cursor = lowest;  // everything before it has been expanded
     }
     for (auto& c : pool) c.id &= ~kExpanded;
+}
+
+void GraphIndex::prefetch_links(std::uint32_t id, int level) const {
+    if (level != 0 || id >= static_cast<std::uint32_t>(size())) return;
+    kernels::prefetch_bytes(links0_.data() + static_cast<std::size_t>(id) * static_cast<std::size_t>(M0_ + 1),
+                            static_cast<std::size_t>(M0_ + 1) * sizeof(std::uint32_t));
 }
 
 void GraphIndex::select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const {
@@ -185,20 +199,22 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
     // One item's search of the graph as it stands before its batch; writes only its own rows.
     auto insert = [&](std::uint32_t u, std::vector<Edge>& out) {
         thread_local std::vector<Candidate> pool;
-        const float* q = g.vectors_.row(u);
+        const float* x = g.vectors_.row(u);
+        const Prepared q = g.prepare_stored(x);
         std::uint32_t ep = g.entry_;
-        float ep_dist = g.dist(q, ep);
+        float ep_dist = g.approx_dist(q, ep);
         const int top = level[u];
         for (int l = g.max_level_; l > top; --l) g.greedy(q, l, ep, ep_dist);
         auto& visited = VisitedSet::local();
         for (int l = std::min(top, g.max_level_); l >= 0; --l) {
             visited.begin(n);
             visited.test_and_set(ep);
-            pool.assign(1, Candidate{ep_dist, ep});
+            pool.assign(1, Candidate{g.approx_dist(q, ep), ep});
             g.search_layer(q, l, pool, efc, visited);
-            std::sort(pool.begin(), pool.end(), closer);  // ties in a fixed order
             ep = pool[0].id;
-            ep_dist = pool[0].dist;
+            // The links are chosen on exact distances (the codes only steered the search).
+            for (auto& c : pool) c.dist = g.dist(x, c.id);
+            std::sort(pool.begin(), pool.end(), closer);  // ties in a fixed order
             g.select_neighbors(pool, static_cast<std::size_t>(g.M_));
             std::uint32_t* row = g.mutable_links(u, l);
             row[0] = static_cast<std::uint32_t>(pool.size());
@@ -312,14 +328,14 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
 }
 
 std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, int search) const {
-    const float* q = prepare_query(query);
+    const Prepared q = prepare_query(query);
     const std::int64_t n = size();
     if (k < 0) fail("number of results must be at least 0, got {}", k);
     k = static_cast<int>(std::min<std::int64_t>(k, n));
     if (k == 0) return {};
     const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
     std::uint32_t ep = entry_;
-    float ep_dist = dist(q, ep);
+    float ep_dist = approx_dist(q, ep);
     for (int l = max_level_; l > 0; --l) greedy(q, l, ep, ep_dist);
     auto& visited = VisitedSet::local();
     visited.begin(n);
@@ -327,8 +343,11 @@ std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, 
     thread_local std::vector<Candidate> pool;
     pool.assign(1, Candidate{ep_dist, ep});
     search_layer(q, 0, pool, ef, visited);
+    // Exact re-rank of the beam: the codes found the neighbourhood, the float rows order it.
+    const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
+    for (const auto& c : pool) kernels::prefetch_bytes(vectors_.row(c.id), row_bytes);
     std::vector<ScoredItem> out(pool.size());
-    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), -pool[i].dist};
+    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), score(q.exact, pool[i].id)};
     const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), out.size());
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), ann_detail::better);
     out.resize(keep);

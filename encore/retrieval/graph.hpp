@@ -46,12 +46,14 @@ private:
     // Links of item id on layer level (count clamped, empty when the item is not on that layer).
     std::span<const std::uint32_t> links(std::uint32_t id, int level) const;
     std::uint32_t* mutable_links(std::uint32_t id, int level);
-    float dist(const float* q, std::uint32_t id) const;
-    // Greedy descent on one layer from *entry (ef = 1).
-    void greedy(const float* q, int level, std::uint32_t& entry, float& entry_dist) const;
-    // Beam search of width ef on one layer; pool holds the entry points (marked visited) on input and
-    // the ef closest found, ascending, on output.
-    void search_layer(const float* q, int level, std::vector<Candidate>& pool, std::size_t ef,
+    float dist(const float* q, std::uint32_t id) const;               // exact, over stored rows
+    float approx_dist(const Prepared& q, std::uint32_t id) const;     // through the int8 codes
+    void prefetch_links(std::uint32_t id, int level) const;
+    // Greedy descent on one layer from *entry (ef = 1), on approximate distances.
+    void greedy(const Prepared& q, int level, std::uint32_t& entry, float& entry_dist) const;
+    // Beam search of width ef on one layer over the codes; pool holds the entry points (marked
+    // visited) on input and the ef closest found, ascending by approximate distance, on output.
+    void search_layer(const Prepared& q, int level, std::vector<Candidate>& pool, std::size_t ef,
                       ann_detail::VisitedSet& visited) const;
     // HNSW's heuristic: from candidates ascending by distance to base, keep at most m, each closer to
     // base than to every kept one.
