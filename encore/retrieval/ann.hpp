@@ -117,7 +117,8 @@ protected:
     Matrix vectors_;  // size x stored dim (dim or dim + 1), rows 64-byte aligned, zero padding
     // The low-precision copy searches traverse with (a 64-factor row is one cache line instead of
     // four): stored value x_j ~ mid[j] + scale[j] * c_j, c_j in [-127, 127]; rows of code_stride_
-    // bytes (stored dim rounded up to 64), zero padding. Exact float scores re-rank the final few.
+    // bytes (stored dim rounded up to 64), zero padding, in the kind's node order (forest: items;
+    // graph: its locality order). Exact float scores re-rank the final few.
     Buffer<std::int8_t> codes_;
     Buffer<float> code_params_;  // code_stride_ mids, then code_stride_ scales
     std::int64_t code_stride_ = 0;

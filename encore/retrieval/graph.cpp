@@ -104,12 +104,6 @@ void GraphIndex::search_layer(const Prepared& q, int level, std::vector<Candidat
         }
         pool[cursor].id |= kExpanded;
         const std::uint32_t current = pool[cursor].id & ~kExpanded;
-        // The next node to expand is probably the next unexpanded one: start fetching its links.
-        for (std::size_t c = cursor + 1; c < pool.size(); ++c)
-            if (!(pool[c].id & kExpanded)) {
-                prefetch_links(pool[c].id, level);
-                break;
-            }
         std::size_t m = 0;
         for (std::uint32_t j : links(current, level))
             if (j < n && !visited.test_and_set(j)) {
@@ -125,6 +119,7 @@ void GraphIndex::search_layer(const Prepared& q, int level, std::vector<Candidat
                                        [](float v, const Candidate& c) { return v < c.dist; });
             const auto p = static_cast<std::size_t>(it - pool.begin());
             pool.insert(it, Candidate{d, fresh[i]});
+            prefetch_links(fresh[i], level);  // it may be expanded soon: its links row is far away
             if (pool.size() > ef) pool.pop_back();
             lowest = std::min(lowest, p);
         }
@@ -281,7 +276,52 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
         if (options.progress) options.progress->add(static_cast<double>(end - pos));
         pos = end;
     }
+    g.renumber_for_locality();
     return index;
+}
+
+void GraphIndex::renumber_for_locality() {
+    const auto n = static_cast<std::uint32_t>(size());
+    // Breadth-first order over the bottom layer from the entry point (then anything unreached, by
+    // id): a node's neighbours get nearby numbers, so their codes share cache lines and pages.
+    std::vector<std::uint32_t> order;
+    order.reserve(n);
+    std::vector<std::uint32_t> renum(n, std::numeric_limits<std::uint32_t>::max());
+    auto visit = [&](std::uint32_t v) {
+        renum[v] = static_cast<std::uint32_t>(order.size());
+        order.push_back(v);
+    };
+    for (std::uint32_t start = entry_, next_unreached = 0; order.size() < n;) {
+        std::size_t head = order.size();
+        visit(start);
+        for (; head < order.size(); ++head)
+            for (std::uint32_t j : links(order[head], 0))
+                if (renum[j] == std::numeric_limits<std::uint32_t>::max()) visit(j);
+        while (next_unreached < n && renum[next_unreached] != std::numeric_limits<std::uint32_t>::max()) ++next_unreached;
+        start = next_unreached;
+    }
+    const std::size_t row0 = static_cast<std::size_t>(M0_ + 1), row_up = static_cast<std::size_t>(M_ + 1);
+    std::vector<std::uint32_t> links0(links0_.size()), offsets(static_cast<std::size_t>(n) + 1, 0), upper(upper_links_.size());
+    const auto cs = static_cast<std::size_t>(code_stride_);
+    std::vector<std::int8_t> codes(codes_.size());
+    for (std::uint32_t v = 0; v < n; ++v) {
+        const std::uint32_t old = order[v];
+        const std::uint32_t levels = upper_offsets_[old + 1] - upper_offsets_[old];
+        offsets[v + 1] = offsets[v] + levels;
+        std::copy_n(code(old), cs, codes.data() + v * cs);
+        for (std::uint32_t l = 0; l <= levels; ++l) {
+            const std::uint32_t* src = l == 0 ? links0_.data() + old * row0 : upper_links_.data() + (upper_offsets_[old] + l - 1) * row_up;
+            std::uint32_t* dst = l == 0 ? links0.data() + v * row0 : upper.data() + (offsets[v] + l - 1) * row_up;
+            dst[0] = src[0];
+            for (std::uint32_t i = 1; i <= src[0]; ++i) dst[i] = renum[src[i]];
+        }
+    }
+    links0_ = Buffer<std::uint32_t>(std::move(links0));
+    upper_offsets_ = Buffer<std::uint32_t>(std::move(offsets));
+    upper_links_ = Buffer<std::uint32_t>(std::move(upper));
+    codes_ = Buffer<std::int8_t>(std::move(codes));
+    ids_ = Buffer<std::uint32_t>(std::move(order));
+    entry_ = renum[entry_];
 }
 
 void GraphIndex::add_sections(ContainerWriter& out) const {
@@ -297,6 +337,7 @@ void GraphIndex::add_sections(ContainerWriter& out) const {
     out.add_array("graph_links0", links0_.span());
     out.add_array("graph_upper_offsets", upper_offsets_.span());
     out.add_array("graph_upper_links", upper_links_.span());
+    out.add_array("graph_ids", ids_.span());
 }
 
 std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
@@ -322,6 +363,7 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
         in.array<std::uint32_t>("graph_upper_offsets", static_cast<std::size_t>(n + 1)), keep);
     index->upper_links_ = Buffer<std::uint32_t>::view(
         in.array<std::uint32_t>("graph_upper_links", static_cast<std::size_t>(h.upper_rows * (h.M + 1))), keep);
+    index->ids_ = Buffer<std::uint32_t>::view(in.array<std::uint32_t>("graph_ids", static_cast<std::size_t>(n)), keep);
     if (index->upper_offsets_[static_cast<std::size_t>(n)] != static_cast<std::uint64_t>(h.upper_rows))
         throw FormatError(in.path(), "graph layer offsets do not match the upper-layer links");
     return index;
@@ -345,9 +387,17 @@ std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, 
     search_layer(q, 0, pool, ef, visited);
     // Exact re-rank of the beam: the codes found the neighbourhood, the float rows order it.
     const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
-    for (const auto& c : pool) kernels::prefetch_bytes(vectors_.row(c.id), row_bytes);
-    std::vector<ScoredItem> out(pool.size());
-    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), score(q.exact, pool[i].id)};
+    // Nodes are numbered for locality; graph_ids maps them back to items (bounds-checked: the file
+    // may be corrupted).
+    std::size_t m = 0;
+    for (auto& c : pool) {
+        const std::uint32_t item = ids_[c.id];
+        if (item >= static_cast<std::uint32_t>(n)) continue;
+        kernels::prefetch_bytes(vectors_.row(item), row_bytes);
+        pool[m++].id = item;
+    }
+    std::vector<ScoredItem> out(m);
+    for (std::size_t i = 0; i < m; ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), score(q.exact, pool[i].id)};
     const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), out.size());
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), ann_detail::better);
     out.resize(keep);
