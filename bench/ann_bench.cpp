@@ -5,7 +5,7 @@
 // and faiss on exactly the same problem. Results: one JSON object per line on stdout.
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
-//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16,32]
+//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--leaf-size 512] [--M 16,32]
 //             [--ef-construction 200] [--seed 1] [--reuse]
 // --reuse: open an index file left in DIR by an earlier run instead of building it (build_s is then
 // reported as -1); for iterating on query code.
@@ -66,7 +66,7 @@ std::vector<float> dense(const Matrix& m) {
 int main(int argc, char** argv) try {
     std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
     std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,2000,4000,8000,16000";
-    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200;
+    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200, leaf_size = IndexBuildOptions{}.leaf_size;
     std::string m_list = "16,32";
     std::uint64_t seed = 1;
     bool reuse = false;
@@ -86,6 +86,7 @@ int main(int argc, char** argv) try {
         else if (a == "--ef") ef_list = next();
         else if (a == "--search-k") sk_list = next();
         else if (a == "--trees") trees = std::stoi(next());
+        else if (a == "--leaf-size") leaf_size = std::stoi(next());
         else if (a == "--M") m_list = next();
         else if (a == "--ef-construction") efc = std::stoi(next());
         else if (a == "--seed") seed = std::stoull(next());
@@ -165,6 +166,7 @@ int main(int argc, char** argv) try {
         o.kind = kind;
         o.metric = AnnMetric::cosine;
         o.trees = trees;
+        o.leaf_size = leaf_size;
         o.M = M;
         o.ef_construction = efc;
         o.seed = seed;
@@ -182,7 +184,7 @@ int main(int argc, char** argv) try {
         auto index = open_index(path);
         const double open_ms = seconds_since(t0) * 1e3;
         const std::string settings =
-            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={}", trees);
+            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={} leaf={}", trees, leaf_size);
         for (int param : int_list(kind == "graph" ? ef_list : sk_list)) {
             std::vector<std::vector<ScoredItem>> got(static_cast<std::size_t>(n_queries));
             for (int q = 0; q < std::min(n_queries, 200); ++q) index->search(queries.row_span(q), k, param);  // warm

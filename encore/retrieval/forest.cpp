@@ -272,6 +272,9 @@ std::vector<ScoredItem> ForestIndex::search(std::span<const float> query, int k,
         if (nd.plane >= n_planes) continue;
         const float margin =
             kernels::inner_product(q.exact, planes_.data() + static_cast<std::int64_t>(nd.plane) * stride, stride) + nd.offset;
+        // Both children are popped soon or late; their 16-byte nodes are one scattered read each.
+        __builtin_prefetch(nodes_.data() + std::clamp<std::int64_t>(nd.a, 0, n_nodes - 1));
+        __builtin_prefetch(nodes_.data() + std::clamp<std::int64_t>(nd.b, 0, n_nodes - 1));
         queue.emplace_back(std::min(priority, margin), nd.b);
         std::push_heap(queue.begin(), queue.end());
         queue.emplace_back(std::min(priority, -margin), nd.a);
