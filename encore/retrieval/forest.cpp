@@ -132,6 +132,10 @@ Tree build_tree(const Matrix& x, int leaf_size, std::uint64_t seed) {
 
 }  // namespace
 
+std::vector<std::int32_t> tree_order(const Matrix& x, int leaf_size, std::uint64_t seed) {
+    return build_tree(x, leaf_size, seed).items;
+}
+
 std::unique_ptr<ForestIndex> ForestIndex::build(const Matrix& vectors, const IndexBuildOptions& options) {
     if (options.trees < 1 || options.trees > 10000)
         throw OptionError(fmt::format("--trees: must be 1..10000, got {}", options.trees));

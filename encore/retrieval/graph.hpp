@@ -13,8 +13,9 @@
 // Layout (flat arrays, mapped in place): graph_links0 (per item 1 + 2M uint32: count, then ids),
 // graph_upper_offsets (n + 1 uint32: item i's upper-layer rows are [off[i], off[i+1]), row r being
 // layer r - off[i] + 1), graph_upper_links (rows of 1 + M uint32), graph_ids (node -> item). Nodes
-// are numbered breadth-first over the bottom layer, and the common int8 codes are stored in node
-// order (the float vectors stay in item order).
+// are numbered for locality (built in the leaf order of one random-hyperplane tree, then renumbered
+// breadth-first over the bottom layer); the int8 codes are in node order, the float vectors in item
+// order.
 #include <cstdint>
 #include <memory>
 
@@ -48,7 +49,8 @@ private:
     // Links of item id on layer level (count clamped, empty when the item is not on that layer).
     std::span<const std::uint32_t> links(std::uint32_t id, int level) const;
     std::uint32_t* mutable_links(std::uint32_t id, int level);
-    float dist(const float* q, std::uint32_t id) const;               // exact, over stored rows
+    float dist(const float* q, std::uint32_t id) const;               // exact (while building)
+    const float* node_row(std::uint32_t id) const { return node_rows_ + static_cast<std::int64_t>(id) * vectors_.stride(); }
     float approx_dist(const Prepared& q, std::uint32_t id) const;     // through the int8 codes
     void prefetch_links(std::uint32_t id, int level) const;
     // Greedy descent on one layer from *entry (ef = 1), on approximate distances.
@@ -60,14 +62,15 @@ private:
     // HNSW's heuristic: from candidates ascending by distance to base, keep at most m, each closer to
     // base than to every kept one.
     void select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const;
-    // Renumbers the nodes in breadth-first order (links, codes; ids_ keeps the items): neighbours'
-    // codes then share cache lines and pages, which the traversal's scattered reads need most.
+    // Renumbers the built nodes in breadth-first order (links, codes; ids_ keeps the items):
+    // neighbours' codes then share cache lines and pages, which the scattered reads need most.
     void renumber_for_locality();
 
     Buffer<std::uint32_t> links0_;
     Buffer<std::uint32_t> upper_offsets_;
     Buffer<std::uint32_t> upper_links_;
-    Buffer<std::uint32_t> ids_;  // node -> item: nodes are renumbered for locality after the build
+    Buffer<std::uint32_t> ids_;  // node -> item: nodes are numbered for locality
+    const float* node_rows_ = nullptr;  // while building: the stored rows in node order (row stride)
     int M_ = 16, M0_ = 32, ef_construction_ = 200, max_level_ = 0;
     std::uint32_t entry_ = 0;
 };
