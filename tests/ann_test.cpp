@@ -206,6 +206,28 @@ TEST(Ann, EdgeCasesAndBadArguments) {
     EXPECT_EQ(parse_metric("dot"), AnnMetric::dot);
 }
 
+TEST(Ann, SearchItemFindsTheItemsNeighbours) {
+    Matrix data = clustered(2000, 16, 20, 5);
+    Matrix nd = normalized_rows(data, 1);
+    for (const char* kind : {"forest", "graph"}) {
+        auto index = build_index(data, opts(kind, AnnMetric::cosine));
+        double hits = 0;
+        for (std::int64_t i = 0; i < 2000; i += 20) {
+            auto got = index->search_item(i, 10, 200);
+            ASSERT_EQ(got.size(), 10u) << kind;
+            EXPECT_NEAR(got[0].score, 1.0f, 1e-4f) << kind;  // the item itself (or an exact duplicate)
+            auto truth = top_k_one(nd.row_span(i), nd, {}, 10);
+            std::set<std::int32_t> t;
+            for (auto& r : truth) t.insert(r.id);
+            for (auto& r : got) hits += t.count(r.id);
+            for (std::size_t j = 1; j < got.size(); ++j) EXPECT_FALSE(ann_detail::better(got[j], got[j - 1])) << kind;
+        }
+        EXPECT_GE(hits / (100.0 * 10), 0.95) << kind;
+        EXPECT_THROW(index->search_item(2000, 10), Error);
+        EXPECT_THROW(index->search_item(-1, 10), Error);
+    }
+}
+
 TEST(Ann, SaveMapGivesIdenticalAnswers) {
     TempDir dir;
     Matrix data = clustered(3000, 20, 30, 21);

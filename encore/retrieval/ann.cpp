@@ -169,6 +169,11 @@ float AnnIndex::approx_score(const Prepared& q, std::int64_t row) const {
     return q.bias + kernels::dot_i8(q.scaled, code(row), code_stride_);
 }
 
+std::vector<ScoredItem> AnnIndex::search_item(std::int64_t item, int k, int search) const {
+    if (item < 0 || item >= size()) fail("item {} is out of range (the index has {} items)", item, size());
+    return this->search(item_vector(item), k, search);
+}
+
 float AnnIndex::score(const float* q, std::int64_t row) const {
     return kernels::inner_product(q, vectors_.row(row), vectors_.stride());
 }

@@ -87,6 +87,12 @@ public:
     // min(k, size()) items when the structure reaches that many (always, in practice), never more.
     virtual std::vector<ScoredItem> search(std::span<const float> query, int k, int search = 0) const = 0;
 
+    // search(item_vector(item), k, search): the same answers in kind, for an item of the index
+    // itself (related items); a graph starts its beam at the item's own node instead of descending
+    // from the entry point, which saves the approach.
+    // An item outside [0, size()) -> Error.
+    virtual std::vector<ScoredItem> search_item(std::int64_t item, int k, int search = 0) const;
+
     // The stored row of an item as the index compares it (cosine: normalised; dot: the raw factors),
     // length dim(). A related-items query for item i is search(item_vector(i), ...).
     std::span<const float> item_vector(std::int64_t item) const { return {vectors_.row(item), static_cast<std::size_t>(dim_)}; }

@@ -364,7 +364,10 @@ void GraphIndex::renumber_for_locality() {
     upper_links_ = Buffer<std::uint32_t>(std::move(upper));
     codes_ = Buffer<std::int8_t>(std::move(codes));
     for (auto& v : order) v = ids_[v];
+    std::vector<std::uint32_t> nodes(n);
+    for (std::uint32_t v = 0; v < n; ++v) nodes[order[v]] = v;
     ids_ = Buffer<std::uint32_t>(std::move(order));
+    nodes_ = Buffer<std::uint32_t>(std::move(nodes));
     entry_ = renum[entry_];
 }
 
@@ -382,6 +385,7 @@ void GraphIndex::add_sections(ContainerWriter& out) const {
     out.add_array("graph_upper_offsets", upper_offsets_.span());
     out.add_array("graph_upper_links", upper_links_.span());
     out.add_array("graph_ids", ids_.span());
+    out.add_array("graph_nodes", nodes_.span());
 }
 
 std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
@@ -408,6 +412,7 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
     index->upper_links_ = Buffer<std::uint32_t>::view(
         in.array<std::uint32_t>("graph_upper_links", static_cast<std::size_t>(h.upper_rows * (h.M + 1))), keep);
     index->ids_ = Buffer<std::uint32_t>::view(in.array<std::uint32_t>("graph_ids", static_cast<std::size_t>(n)), keep);
+    index->nodes_ = Buffer<std::uint32_t>::view(in.array<std::uint32_t>("graph_nodes", static_cast<std::size_t>(n)), keep);
     if (index->upper_offsets_[static_cast<std::size_t>(n)] != static_cast<std::uint64_t>(h.upper_rows))
         throw FormatError(in.path(), "graph layer offsets do not match the upper-layer links");
     return index;
@@ -415,14 +420,28 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
 
 std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, int search) const {
     const Prepared q = prepare_query(query);
-    const std::int64_t n = size();
     if (k < 0) fail("number of results must be at least 0, got {}", k);
-    k = static_cast<int>(std::min<std::int64_t>(k, n));
-    if (k == 0) return {};
-    const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
+    if (k == 0 || size() == 0) return {};
     std::uint32_t ep = entry_;
     float ep_dist = approx_dist(q, ep);
     for (int l = max_level_; l > 0; --l) greedy(q, l, ep, ep_dist);
+    return search_from(q, ep, ep_dist, k, search);
+}
+
+std::vector<ScoredItem> GraphIndex::search_item(std::int64_t item, int k, int search) const {
+    if (item < 0 || item >= size()) fail("item {} is out of range (the index has {} items)", item, size());
+    const Prepared q = prepare_query(item_vector(item));
+    if (k < 0) fail("number of results must be at least 0, got {}", k);
+    if (k == 0) return {};
+    const std::uint32_t node = nodes_[static_cast<std::size_t>(item)];
+    if (node >= static_cast<std::uint32_t>(size())) return this->search(item_vector(item), k, search);  // corrupted file
+    return search_from(q, node, approx_dist(q, node), k, search);
+}
+
+std::vector<ScoredItem> GraphIndex::search_from(const Prepared& q, std::uint32_t ep, float ep_dist, int k, int search) const {
+    const std::int64_t n = size();
+    k = static_cast<int>(std::min<std::int64_t>(k, n));
+    const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
     auto& visited = VisitedSet::local();
     visited.begin(n);
     visited.test_and_set(ep);
