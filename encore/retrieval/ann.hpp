@@ -176,8 +176,6 @@ public:
     }
     bool test(std::uint32_t id) const { return marks_[id] == epoch_; }
     static VisitedSet& local();
-    // Hints the cache to fetch id's mark (the marks of a large index do not all stay in L1).
-    void prefetch(std::uint32_t id) const { __builtin_prefetch(marks_.data() + id, 1, 3); }
 
 private:
     std::vector<std::uint16_t> marks_;
