@@ -5,8 +5,10 @@
 // and faiss on exactly the same problem. Results: one JSON object per line on stdout.
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
-//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--M 16,32]
-//             [--ef-construction 200] [--seed 1]
+//             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--leaf-size 512] [--M 16,32]
+//             [--ef-construction 200] [--seed 1] [--reuse]
+// --reuse: open an index file left in DIR by an earlier run instead of building it (build_s is then
+// reported as -1); for iterating on query code.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,10 +65,11 @@ std::vector<float> dense(const Matrix& m) {
 
 int main(int argc, char** argv) try {
     std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
-    std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,2000,4000,8000,16000";
-    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200;
+    std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,1500,2000,2500,3000,4000,8000";
+    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = 200, leaf_size = IndexBuildOptions{}.leaf_size;
     std::string m_list = "16,32";
     std::uint64_t seed = 1;
+    bool reuse = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -83,9 +86,11 @@ int main(int argc, char** argv) try {
         else if (a == "--ef") ef_list = next();
         else if (a == "--search-k") sk_list = next();
         else if (a == "--trees") trees = std::stoi(next());
+        else if (a == "--leaf-size") leaf_size = std::stoi(next());
         else if (a == "--M") m_list = next();
         else if (a == "--ef-construction") efc = std::stoi(next());
         else if (a == "--seed") seed = std::stoull(next());
+        else if (a == "--reuse") reuse = true;
         else throw Error(fmt::format("unknown argument {}", a));
     }
     std::filesystem::create_directories(out_dir);
@@ -161,31 +166,42 @@ int main(int argc, char** argv) try {
         o.kind = kind;
         o.metric = AnnMetric::cosine;
         o.trees = trees;
+        o.leaf_size = leaf_size;
         o.M = M;
         o.ef_construction = efc;
         o.seed = seed;
         o.threads = threads;
-        t0 = Clock::now();
-        auto built = build_index(data, o);
-        const double build_s = seconds_since(t0);
         const std::string path = out_dir + "/" + kind + std::to_string(M) + ".enci";
-        built->save(path);
-        built.reset();
+        double build_s = -1;
+        if (!reuse || !std::filesystem::exists(path)) {
+            t0 = Clock::now();
+            auto built = build_index(data, o);
+            build_s = seconds_since(t0);
+            built->save(path);
+        }
         const auto bytes = std::filesystem::file_size(path);
         t0 = Clock::now();
         auto index = open_index(path);
         const double open_ms = seconds_since(t0) * 1e3;
         const std::string settings =
-            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={}", trees);
+            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={} leaf={}", trees, leaf_size);
         for (int param : int_list(kind == "graph" ? ef_list : sk_list)) {
             std::vector<std::vector<ScoredItem>> got(static_cast<std::size_t>(n_queries));
             for (int q = 0; q < std::min(n_queries, 200); ++q) index->search(queries.row_span(q), k, param);  // warm
             t0 = Clock::now();
             for (int q = 0; q < n_queries; ++q) got[static_cast<std::size_t>(q)] = index->search(queries.row_span(q), k, param);
             const double qps = n_queries / seconds_since(t0);
+            const double query_recall = recall(got);
+            // The related-items path: the same queries as items of the index (search_item).
+            t0 = Clock::now();
+            for (int q = 0; q < n_queries; ++q)
+                got[static_cast<std::size_t>(q)] = index->search_item(qids[static_cast<std::size_t>(q)], k, param);
+            const double item_qps = n_queries / seconds_since(t0);
+            const double item_recall = recall(got);
             std::printf("%s\n", nlohmann::json({{"library", "encore"}, {"settings", settings}, {"dataset", dataset},
                                                 {"param", param}, {"param_name", kind == "graph" ? "ef" : "search_k"},
-                                                {"recall", recall(got)}, {"qps", qps}, {"build_s", build_s},
+                                                {"recall", query_recall}, {"qps", qps}, {"item_recall", item_recall},
+                                                {"item_qps", item_qps}, {"build_s", build_s},
                                                 {"bytes", bytes}, {"open_ms", open_ms}})
                                     .dump()
                                     .c_str());

@@ -146,6 +146,13 @@ def report(path, png=None):
                 peer = f"{b['settings']} {b['param_name']} {b['param']}, {b['qps']:,.0f}" if b else "none reaches it"
                 ratio = f"{a['qps'] / b['qps']:.2f}x" if b else "-"
                 print(f"| {kind} | {level:.2f} | {a['qps']:,.0f} ({a['param_name']} {a['param']}) | {peer} | {ratio} |")
+        items = [r for r in pr if "item_qps" in r and r["settings"].startswith("graph")]
+        if items:
+            print(f"\nencore graph, related-items path (search_item: the beam starts at the query item's own node; {ds}):\n")
+            print("| settings | ef | recall@10 | QPS (1 thread) |")
+            print("|---|---|---|---|")
+            for r in items:
+                print(f"| {r['settings']} | {r['param']} | {r['item_recall']:.3f} | {r['item_qps']:,.0f} |")
     if png:
         import matplotlib
         matplotlib.use("Agg")

@@ -16,6 +16,7 @@
 
 #include "encore/kernels/distance.hpp"
 #include "encore/models/model.hpp"
+#include "encore/io/container.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/retrieval/queries.hpp"
 #include "encore/retrieval/topk.hpp"
@@ -75,6 +76,7 @@ IndexBuildOptions opts(const std::string& kind, AnnMetric metric) {
 }
 
 TEST(AnnKernels, MatchScalarReferences) {
+    const float x_known[3] = {1, 2, 3};
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     for (int n : {0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 80, 100, 257}) {
@@ -85,7 +87,13 @@ TEST(AnnKernels, MatchScalarReferences) {
         const float l2 = kernels::ref::squared_l2(a.data(), b.data(), n);
         EXPECT_NEAR(kernels::inner_product(a.data(), b.data(), n), ip, 1e-4f * (1 + std::fabs(ip))) << n;
         EXPECT_NEAR(kernels::squared_l2(a.data(), b.data(), n), l2, 1e-4f * (1 + l2)) << n;
+        std::vector<std::int8_t> c(static_cast<std::size_t>(n));
+        for (auto& v : c) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+        const float i8 = kernels::ref::dot_i8(a.data(), c.data(), n);
+        EXPECT_NEAR(kernels::dot_i8(a.data(), c.data(), n), i8, 1e-4f * (127 + std::fabs(i8))) << n;
     }
+    const std::int8_t codes[3] = {-127, 0, 127};
+    EXPECT_FLOAT_EQ(kernels::dot_i8(x_known, codes, 3), -127.0f + 3.0f * 127.0f);
     // Known answers.
     const float x[3] = {1, 2, 3}, y[3] = {4, -5, 6};
     EXPECT_FLOAT_EQ(kernels::inner_product(x, y, 3), 12.0f);
@@ -198,6 +206,28 @@ TEST(Ann, EdgeCasesAndBadArguments) {
     EXPECT_EQ(parse_metric("dot"), AnnMetric::dot);
 }
 
+TEST(Ann, SearchItemFindsTheItemsNeighbours) {
+    Matrix data = clustered(2000, 16, 20, 5);
+    Matrix nd = normalized_rows(data, 1);
+    for (const char* kind : {"forest", "graph"}) {
+        auto index = build_index(data, opts(kind, AnnMetric::cosine));
+        double hits = 0;
+        for (std::int64_t i = 0; i < 2000; i += 20) {
+            auto got = index->search_item(i, 10, 200);
+            ASSERT_EQ(got.size(), 10u) << kind;
+            EXPECT_NEAR(got[0].score, 1.0f, 1e-4f) << kind;  // the item itself (or an exact duplicate)
+            auto truth = top_k_one(nd.row_span(i), nd, {}, 10);
+            std::set<std::int32_t> t;
+            for (auto& r : truth) t.insert(r.id);
+            for (auto& r : got) hits += t.count(r.id);
+            for (std::size_t j = 1; j < got.size(); ++j) EXPECT_FALSE(ann_detail::better(got[j], got[j - 1])) << kind;
+        }
+        EXPECT_GE(hits / (100.0 * 10), 0.95) << kind;
+        EXPECT_THROW(index->search_item(2000, 10), Error);
+        EXPECT_THROW(index->search_item(-1, 10), Error);
+    }
+}
+
 TEST(Ann, SaveMapGivesIdenticalAnswers) {
     TempDir dir;
     Matrix data = clustered(3000, 20, 30, 21);
@@ -285,6 +315,18 @@ TEST(Ann, CorruptedOrTruncatedFileIsAClearError) {
         std::string header = good;
         header[70] ^= 0x01;  // inside the section table
         EXPECT_THROW(open_index(dir.write("table.enci", header)), FormatError);
+
+        // A version-1 index (no int8 codes) asks for a rebuild.
+        const auto v1 = dir.file("v1.enci");
+        ContainerWriter old_writer(Magic{'E', 'N', 'C', 'O', 'I', 'N', 'D', 'X'}, 1);
+        old_writer.add_text("header", std::string(128, '\0'));
+        old_writer.write(v1);
+        try {
+            open_index(v1);
+            ADD_FAILURE() << "version-1 file opened";
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find("rebuild"), std::string::npos) << e.what();
+        }
     }
     const auto not_index = dir.write("model.encm", std::string("ENCOMODL") + std::string(100, '\0'));
     try {

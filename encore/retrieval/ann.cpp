@@ -81,7 +81,44 @@ void AnnIndex::init_common(const Matrix& source, AnnMetric metric, int default_s
             for (std::int64_t j = 0; j < d; ++j) out[j] = r[j];
             out[d] = static_cast<float>(std::sqrt(std::max(0.0, max_norm2 - s)));
         }
+    }    init_codes(threads);
+}
+
+namespace {
+
+std::int64_t code_stride_for(std::int64_t stored_dim) { return (stored_dim + 63) / 64 * 64; }
+
+}  // namespace
+
+void AnnIndex::init_codes(int threads) {
+    const std::int64_t n = vectors_.rows(), d = vectors_.cols();
+    code_stride_ = code_stride_for(d);
+    const auto cs = static_cast<std::size_t>(code_stride_);
+    // Per dimension: the range's midpoint and the step that spreads the range over [-127, 127].
+    std::vector<float> params(2 * cs, 0.0f);
+    for (std::int64_t j = 0; j < d; ++j) {
+        float lo = 0, hi = 0;
+        if (n > 0) lo = hi = vectors_(0, j);
+        for (std::int64_t i = 1; i < n; ++i) {
+            lo = std::min(lo, vectors_(i, j));
+            hi = std::max(hi, vectors_(i, j));
+        }
+        params[static_cast<std::size_t>(j)] = 0.5f * (lo + hi);
+        params[cs + static_cast<std::size_t>(j)] = (hi - lo) / 254.0f;
     }
+    std::vector<std::int8_t> codes(static_cast<std::size_t>(n) * cs, 0);
+#pragma omp parallel for num_threads(resolve_threads(threads)) schedule(static) if (n * d >= (1 << 18))
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float* r = vectors_.row(i);
+        std::int8_t* c = codes.data() + static_cast<std::size_t>(i) * cs;
+        for (std::int64_t j = 0; j < d; ++j) {
+            const float step = params[cs + static_cast<std::size_t>(j)];
+            const float v = step > 0 ? std::nearbyint((r[j] - params[static_cast<std::size_t>(j)]) / step) : 0.0f;
+            c[j] = static_cast<std::int8_t>(std::clamp(v, -127.0f, 127.0f));
+        }
+    }
+    codes_ = Buffer<std::int8_t>(std::move(codes));
+    code_params_ = Buffer<float>(std::move(params));
 }
 
 void AnnIndex::open_common(const ContainerReader& in) {
@@ -96,9 +133,12 @@ void AnnIndex::open_common(const ContainerReader& in) {
     auto v = in.array<float>("vectors", static_cast<std::size_t>(h.rows * h.stride));
     vectors_ = Matrix::view(v.data(), h.rows, h.stored_dim, h.stride, in.file());
     keepalive_ = in.file();
+    code_stride_ = code_stride_for(h.stored_dim);
+    codes_ = Buffer<std::int8_t>::view(in.array<std::int8_t>("codes", static_cast<std::size_t>(h.rows * code_stride_)), in.file());
+    code_params_ = Buffer<float>::view(in.array<float>("code_params", static_cast<std::size_t>(2 * code_stride_)), in.file());
 }
 
-const float* AnnIndex::prepare_query(std::span<const float> query) const {
+AnnIndex::Prepared AnnIndex::prepare_query(std::span<const float> query) const {
     if (static_cast<std::int64_t>(query.size()) != dim_)
         fail("query has {} values but the index has {} dimensions", query.size(), dim_);
     thread_local std::vector<float> buffer;
@@ -108,7 +148,30 @@ const float* AnnIndex::prepare_query(std::span<const float> query) const {
     for (float x : query) s += static_cast<double>(x) * x;
     const double scale = (metric_ == AnnMetric::cosine && s > 0) ? 1.0 / std::sqrt(s) : 1.0;
     for (std::size_t j = 0; j < query.size(); ++j) buffer[j] = static_cast<float>(query[j] * scale);
-    return buffer.data();  // dot: the augmentation coordinate stays 0
+    return prepare_stored(buffer.data());  // dot: the augmentation coordinate stays 0
+}
+
+AnnIndex::Prepared AnnIndex::prepare_stored(const float* stored) const {
+    thread_local std::vector<float> scaled;
+    const auto cs = static_cast<std::size_t>(code_stride_);
+    scaled.assign(std::max<std::size_t>(cs, 16), 0.0f);
+    const float* mid = code_params_.data();
+    const float* step = code_params_.data() + cs;
+    double bias = 0;
+    for (std::int64_t j = 0; j < vectors_.cols(); ++j) {
+        scaled[static_cast<std::size_t>(j)] = stored[j] * step[j];
+        bias += static_cast<double>(stored[j]) * mid[j];
+    }
+    return {stored, scaled.data(), static_cast<float>(bias)};
+}
+
+float AnnIndex::approx_score(const Prepared& q, std::int64_t row) const {
+    return q.bias + kernels::dot_i8(q.scaled, code(row), code_stride_);
+}
+
+std::vector<ScoredItem> AnnIndex::search_item(std::int64_t item, int k, int search) const {
+    if (item < 0 || item >= size()) fail("item {} is out of range (the index has {} items)", item, size());
+    return this->search(item_vector(item), k, search);
 }
 
 float AnnIndex::score(const float* q, std::int64_t row) const {
@@ -130,6 +193,8 @@ void AnnIndex::save(const std::string& path) const {
     ContainerWriter out(kIndexMagic, kIndexVersion);
     out.add_text("header", std::string(reinterpret_cast<const char*>(&h), sizeof h));
     out.add_array("vectors", vectors_.storage());
+    out.add_array("codes", codes_.span());
+    out.add_array("code_params", code_params_.span());
     add_sections(out);
     out.write(path);
 }
@@ -142,6 +207,9 @@ std::unique_ptr<AnnIndex> build_index(const Matrix& vectors, const IndexBuildOpt
 
 std::unique_ptr<AnnIndex> open_index(const std::string& path, bool verify) {
     auto in = ContainerReader::open(path, kIndexMagic, kIndexVersion, verify);
+    if (in.version() < kIndexVersion)
+        throw FormatError(path, fmt::format("index format version {} is older than this build reads ({}): rebuild it with encore index",
+                                            in.version(), kIndexVersion));
     auto hs = in.section("header");
     if (hs.size() != sizeof(IndexHeader))
         throw FormatError(path, fmt::format("index header is {} bytes, expected {}", hs.size(), sizeof(IndexHeader)));

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "encore/data/buffer.hpp"
 #include "encore/data/matrix.hpp"
 #include "encore/retrieval/topk.hpp"
 
@@ -53,7 +54,9 @@ struct IndexBuildOptions {
     AnnMetric metric = AnnMetric::cosine;
     // forest
     int trees = 50;       // more trees: higher recall at a given search_k, bigger file
-    int leaf_size = 64;   // a node with at most this many items is a leaf
+    // A node with at most this many items is a leaf. Large leaves pay here: candidates are scored
+    // through one-cache-line int8 codes, while every tree level costs a scattered split-plane read.
+    int leaf_size = 512;
     int search_k = 0;     // default query effort stored in the file; 0 = 100 * trees
     // graph
     int M = 16;                 // links per node on upper layers; 2M on the bottom layer
@@ -84,6 +87,12 @@ public:
     // min(k, size()) items when the structure reaches that many (always, in practice), never more.
     virtual std::vector<ScoredItem> search(std::span<const float> query, int k, int search = 0) const = 0;
 
+    // search(item_vector(item), k, search): the same answers in kind, for an item of the index
+    // itself (related items); a graph starts its beam at the item's own node instead of descending
+    // from the entry point, which saves the approach.
+    // An item outside [0, size()) -> Error.
+    virtual std::vector<ScoredItem> search_item(std::int64_t item, int k, int search = 0) const;
+
     // The stored row of an item as the index compares it (cosine: normalised; dot: the raw factors),
     // length dim(). A related-items query for item i is search(item_vector(i), ...).
     std::span<const float> item_vector(std::int64_t item) const { return {vectors_.row(item), static_cast<std::size_t>(dim_)}; }
@@ -95,14 +104,32 @@ protected:
     AnnIndex() = default;
     virtual std::uint32_t kind_code() const = 0;
     virtual void add_sections(ContainerWriter& out) const = 0;
-    // The query in stored form (normalised or augmented, zero-padded to the row stride) in a
-    // per-thread buffer valid until the next call on this thread.
-    const float* prepare_query(std::span<const float> query) const;
+    // A query ready for both scorings: exact (stored form: normalised or augmented, zero-padded to the
+    // row stride) for the final ranking, and scaled + bias for the int8 codes the traversal reads.
+    struct Prepared {
+        const float* exact;
+        const float* scaled;  // exact[j] * code scale[j], zero-padded to code_stride_
+        float bias;           // exact . code mid
+    };
+    // Per-thread buffers, valid until the next prepare on this thread.
+    Prepared prepare_query(std::span<const float> query) const;
+    // stored: a row in stored form (a stored item itself while building); kept by pointer.
+    Prepared prepare_stored(const float* stored) const;
     float score(const float* q, std::int64_t row) const;
+    const std::int8_t* code(std::int64_t row) const { return codes_.data() + row * code_stride_; }
+    // Approximate score through the codes: within about 1e-3 of the exact one for unit vectors.
+    float approx_score(const Prepared& q, std::int64_t row) const;
 
     AnnMetric metric_ = AnnMetric::cosine;
     std::int64_t dim_ = 0;
     Matrix vectors_;  // size x stored dim (dim or dim + 1), rows 64-byte aligned, zero padding
+    // The low-precision copy searches traverse with (a 64-factor row is one cache line instead of
+    // four): stored value x_j ~ mid[j] + scale[j] * c_j, c_j in [-127, 127]; rows of code_stride_
+    // bytes (stored dim rounded up to 64), zero padding, in the kind's node order (forest: items;
+    // graph: its locality order). Exact float scores re-rank the final few.
+    Buffer<std::int8_t> codes_;
+    Buffer<float> code_params_;  // code_stride_ mids, then code_stride_ scales
+    std::int64_t code_stride_ = 0;
     std::uint64_t fingerprint_ = 0;
     int default_search_ = 0;
     std::uint64_t seed_ = 0;
@@ -115,6 +142,7 @@ protected:
     // Common fields from / into the container (the kind-specific parts are the subclasses').
     void init_common(const Matrix& source, AnnMetric metric, int default_search, std::uint64_t seed, int threads);
     void open_common(const ContainerReader& in);
+    void init_codes(int threads);  // codes_ from vectors_
 };
 
 // The factory: builds the kind named in options.kind ("forest" | "graph"; else OptionError). Bad
@@ -131,7 +159,8 @@ void verify_index(const std::string& path);
 // The fingerprint build_index stores for these vectors (compare with source_fingerprint()).
 std::uint64_t vectors_fingerprint(const Matrix& vectors);
 
-inline constexpr std::uint32_t kIndexVersion = 1;
+// Version 2 added the int8 codes ("codes", "code_params"); version 1 files are refused (rebuild).
+inline constexpr std::uint32_t kIndexVersion = 2;
 
 namespace ann_detail {
 

@@ -48,4 +48,8 @@ private:
     int leaf_size_ = 0;
 };
 
+// The rows of x in the leaf order of one random-hyperplane tree (leaves of at most leaf_size rows):
+// nearby rows get nearby positions. The graph builds in this order for cache locality.
+std::vector<std::int32_t> tree_order(const Matrix& x, int leaf_size, std::uint64_t seed);
+
 }  // namespace encore

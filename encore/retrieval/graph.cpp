@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <tuple>
+
+#include <sys/mman.h>
 
 #include <omp.h>
 
 #include "encore/io/container.hpp"
 #include "encore/kernels/distance.hpp"
+#include "encore/retrieval/forest.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
@@ -24,7 +28,6 @@ using ann_detail::VisitedSet;
 constexpr std::uint32_t kExpanded = 1u << 31;
 constexpr int kMaxM = 256;
 constexpr int kMaxLevel = 32;
-constexpr std::size_t kPrefetchAhead = 4;
 
 struct GraphHeader {
     std::int32_t M;
@@ -45,6 +48,22 @@ struct Edge {
     }
 };
 
+// A zero-filled vector the kernel may back with 2 MB pages (asked for before the first touch): the
+// build reads these arrays at random, and with 4 KB pages most of those reads also miss the TLB.
+template <typename T>
+std::vector<T> huge_page_vector(std::size_t n) {
+    std::vector<T> v;
+    v.reserve(n);
+#ifdef MADV_HUGEPAGE
+    constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+    const auto begin = (reinterpret_cast<std::uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
+    const auto end = reinterpret_cast<std::uintptr_t>(v.data() + n) & ~(kHuge - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is fine
+#endif
+    v.resize(n);
+    return v;
+}
+
 bool closer(const GraphIndex::Candidate& a, const GraphIndex::Candidate& b) {
     return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
 }
@@ -52,7 +71,7 @@ bool closer(const GraphIndex::Candidate& a, const GraphIndex::Candidate& b) {
 }  // namespace
 
 float GraphIndex::dist(const float* q, std::uint32_t id) const {
-    return -kernels::inner_product(q, vectors_.row(id), vectors_.stride());
+    return -kernels::inner_product(q, node_row(id), vectors_.stride());
 }
 
 std::span<const std::uint32_t> GraphIndex::links(std::uint32_t id, int level) const {
@@ -74,13 +93,15 @@ std::uint32_t* GraphIndex::mutable_links(std::uint32_t id, int level) {
            (static_cast<std::size_t>(upper_offsets_[id]) + static_cast<std::size_t>(level - 1)) * static_cast<std::size_t>(M_ + 1);
 }
 
-void GraphIndex::greedy(const float* q, int level, std::uint32_t& entry, float& entry_dist) const {
+float GraphIndex::approx_dist(const Prepared& q, std::uint32_t id) const { return -approx_score(q, id); }
+
+void GraphIndex::greedy(const Prepared& q, int level, std::uint32_t& entry, float& entry_dist) const {
     const auto n = static_cast<std::uint32_t>(size());
     for (bool moved = true; moved;) {
         moved = false;
         for (std::uint32_t j : links(entry, level)) {
             if (j >= n) continue;
-            const float d = dist(q, j);
+            const float d = approx_dist(q, j);
             if (d < entry_dist) {
                 entry_dist = d;
                 entry = j;
@@ -90,10 +111,10 @@ void GraphIndex::greedy(const float* q, int level, std::uint32_t& entry, float& 
     }
 }
 
-void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>& pool, std::size_t ef,
+void GraphIndex::search_layer(const Prepared& q, int level, std::vector<Candidate>& pool, std::size_t ef,
                               VisitedSet& visited) const {
     const auto n = static_cast<std::uint32_t>(size());
-    const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
+    const std::size_t code_bytes = static_cast<std::size_t>(code_stride_);
     std::uint32_t fresh[2 * kMaxM];
     std::size_t cursor = 0;
     while (cursor < pool.size()) {
@@ -105,18 +126,20 @@ void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>&
         const std::uint32_t current = pool[cursor].id & ~kExpanded;
         std::size_t m = 0;
         for (std::uint32_t j : links(current, level))
-            if (j < n && !visited.test_and_set(j)) fresh[m++] = j;
-        // The neighbours' vectors are scattered: keep a few loads in flight ahead of the arithmetic.
-        for (std::size_t i = 0; i < std::min(m, kPrefetchAhead); ++i) kernels::prefetch_bytes(vectors_.row(fresh[i]), row_bytes);
+            if (j < n && !visited.test_and_set(j)) {
+                fresh[m++] = j;
+                // The neighbours' codes are scattered: put all their loads in flight before scoring.
+                kernels::prefetch_bytes(code(j), code_bytes);
+            }
         std::size_t lowest = cursor + 1;
         for (std::size_t i = 0; i < m; ++i) {
-            if (i + kPrefetchAhead < m) kernels::prefetch_bytes(vectors_.row(fresh[i + kPrefetchAhead]), row_bytes);
-            const float d = dist(q, fresh[i]);
+            const float d = approx_dist(q, fresh[i]);
             if (pool.size() >= ef && !(d < pool.back().dist)) continue;
             auto it = std::upper_bound(pool.begin(), pool.end(), d,
                                        [](float v, const Candidate& c) { return v < c.dist; });
             const auto p = static_cast<std::size_t>(it - pool.begin());
             pool.insert(it, Candidate{d, fresh[i]});
+            prefetch_links(fresh[i], level);  // it may be expanded soon: its links row is far away
             if (pool.size() > ef) pool.pop_back();
             lowest = std::min(lowest, p);
         }
@@ -125,12 +148,18 @@ void GraphIndex::search_layer(const float* q, int level, std::vector<Candidate>&
     for (auto& c : pool) c.id &= ~kExpanded;
 }
 
+void GraphIndex::prefetch_links(std::uint32_t id, int level) const {
+    if (level != 0 || id >= static_cast<std::uint32_t>(size())) return;
+    kernels::prefetch_bytes(links0_.data() + static_cast<std::size_t>(id) * static_cast<std::size_t>(M0_ + 1),
+                            static_cast<std::size_t>(M0_ + 1) * sizeof(std::uint32_t));
+}
+
 void GraphIndex::select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const {
     if (candidates.size() <= m) return;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < candidates.size() && kept < m; ++i) {
         const Candidate c = candidates[i];
-        const float* cv = vectors_.row(c.id);
+        const float* cv = node_row(c.id);
         bool diverse = true;
         for (std::size_t s = 0; s < kept && diverse; ++s)
             diverse = dist(cv, candidates[s].id) >= c.dist;
@@ -148,6 +177,7 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
         throw Error(fmt::format("{} vectors are too many for one index", vectors.rows()));
     std::unique_ptr<GraphIndex> index(new GraphIndex());
     GraphIndex& g = *index;
+    std::vector<float> build_rows;  // the stored rows in node order, for the build only
     g.init_common(vectors, options.metric, options.ef > 0 ? options.ef : 64, options.seed, options.threads);
     g.M_ = options.M;
     g.M0_ = 2 * options.M;
@@ -164,10 +194,31 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
         level[i] = static_cast<std::uint8_t>(std::min(static_cast<int>(-std::log(u) * ml), kMaxLevel));
         offsets[i + 1] = offsets[i] + level[i];
     }
-    g.links0_ = Buffer<std::uint32_t>(std::vector<std::uint32_t>(static_cast<std::size_t>(n) * static_cast<std::size_t>(g.M0_ + 1), 0));
+    g.links0_ = Buffer<std::uint32_t>(huge_page_vector<std::uint32_t>(static_cast<std::size_t>(n) * static_cast<std::size_t>(g.M0_ + 1)));
     g.upper_links_ = Buffer<std::uint32_t>(std::vector<std::uint32_t>(static_cast<std::size_t>(offsets[n]) * static_cast<std::size_t>(g.M_ + 1), 0));
     g.upper_offsets_ = Buffer<std::uint32_t>(std::move(offsets));
     if (n == 0) return index;
+
+    // Build in a locality order: the nodes of one tree's leaf are neighbours in memory too, so the
+    // insertions' scattered reads of codes and links hit far fewer cache lines and pages.
+    const int threads = resolve_threads(options.threads);
+    {
+        const auto tree = tree_order(g.vectors_, 64, options.seed ^ 0x5EEDC0DEull);
+        std::vector<std::uint32_t> ids(tree.begin(), tree.end());
+        const auto cs = static_cast<std::size_t>(g.code_stride_);
+        auto codes = huge_page_vector<std::int8_t>(g.codes_.size());
+        const std::int64_t stride = g.vectors_.stride();
+        build_rows = huge_page_vector<float>(static_cast<std::size_t>(n) * static_cast<std::size_t>(stride));
+        float* rows = build_rows.data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t v = 0; v < static_cast<std::int64_t>(n); ++v) {
+            std::copy_n(g.vectors_.row(ids[static_cast<std::size_t>(v)]), stride, rows + v * stride);
+            std::copy_n(g.code(ids[static_cast<std::size_t>(v)]), cs, codes.data() + static_cast<std::size_t>(v) * cs);
+        }
+        g.node_rows_ = rows;
+        g.codes_ = Buffer<std::int8_t>(std::move(codes));
+        g.ids_ = Buffer<std::uint32_t>(std::move(ids));
+    }
 
     std::vector<std::uint32_t> order(n);
     for (std::uint32_t i = 0; i < n; ++i) order[i] = i;
@@ -175,7 +226,6 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
     g.entry_ = order[0];
     g.max_level_ = level[order[0]];
 
-    const int threads = resolve_threads(options.threads);
     std::vector<std::vector<Edge>> thread_edges(static_cast<std::size_t>(threads));
     std::vector<Edge> edges;
     std::vector<std::size_t> groups;
@@ -185,20 +235,22 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
     // One item's search of the graph as it stands before its batch; writes only its own rows.
     auto insert = [&](std::uint32_t u, std::vector<Edge>& out) {
         thread_local std::vector<Candidate> pool;
-        const float* q = g.vectors_.row(u);
+        const float* x = g.node_row(u);
+        const Prepared q = g.prepare_stored(x);
         std::uint32_t ep = g.entry_;
-        float ep_dist = g.dist(q, ep);
+        float ep_dist = g.approx_dist(q, ep);
         const int top = level[u];
         for (int l = g.max_level_; l > top; --l) g.greedy(q, l, ep, ep_dist);
         auto& visited = VisitedSet::local();
         for (int l = std::min(top, g.max_level_); l >= 0; --l) {
             visited.begin(n);
             visited.test_and_set(ep);
-            pool.assign(1, Candidate{ep_dist, ep});
+            pool.assign(1, Candidate{g.approx_dist(q, ep), ep});
             g.search_layer(q, l, pool, efc, visited);
-            std::sort(pool.begin(), pool.end(), closer);  // ties in a fixed order
             ep = pool[0].id;
-            ep_dist = pool[0].dist;
+            // The links are chosen on exact distances (the codes only steered the search).
+            for (auto& c : pool) c.dist = g.dist(x, c.id);
+            std::sort(pool.begin(), pool.end(), closer);  // ties in a fixed order
             g.select_neighbors(pool, static_cast<std::size_t>(g.M_));
             std::uint32_t* row = g.mutable_links(u, l);
             row[0] = static_cast<std::uint32_t>(pool.size());
@@ -221,7 +273,7 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
             row[0] = static_cast<std::uint32_t>(have + add);
             return;
         }
-        const float* vv = g.vectors_.row(v);
+        const float* vv = g.node_row(v);
         cands.clear();
         for (std::size_t i = 0; i < have; ++i) cands.push_back({g.dist(vv, row[1 + i]), row[1 + i]});
         for (const Edge* e = first; e != last; ++e) cands.push_back({g.dist(vv, e->source), e->source});
@@ -265,7 +317,58 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
         if (options.progress) options.progress->add(static_cast<double>(end - pos));
         pos = end;
     }
+    g.renumber_for_locality();
+    g.node_rows_ = nullptr;
     return index;
+}
+
+void GraphIndex::renumber_for_locality() {
+    const auto n = static_cast<std::uint32_t>(size());
+    // Breadth-first order over the bottom layer from the entry point (then anything unreached, by
+    // id): a node's neighbours get nearby numbers, so their codes share cache lines and pages.
+    std::vector<std::uint32_t> order;
+    order.reserve(n);
+    std::vector<std::uint32_t> renum(n, std::numeric_limits<std::uint32_t>::max());
+    auto visit = [&](std::uint32_t v) {
+        renum[v] = static_cast<std::uint32_t>(order.size());
+        order.push_back(v);
+    };
+    for (std::uint32_t start = entry_, next_unreached = 0; order.size() < n;) {
+        std::size_t head = order.size();
+        visit(start);
+        for (; head < order.size(); ++head)
+            for (std::uint32_t j : links(order[head], 0))
+                if (renum[j] == std::numeric_limits<std::uint32_t>::max()) visit(j);
+        while (next_unreached < n && renum[next_unreached] != std::numeric_limits<std::uint32_t>::max()) ++next_unreached;
+        start = next_unreached;
+    }
+    const std::size_t row0 = static_cast<std::size_t>(M0_ + 1), row_up = static_cast<std::size_t>(M_ + 1);
+    auto links0 = huge_page_vector<std::uint32_t>(links0_.size());
+    std::vector<std::uint32_t> offsets(static_cast<std::size_t>(n) + 1, 0), upper(upper_links_.size());
+    const auto cs = static_cast<std::size_t>(code_stride_);
+    auto codes = huge_page_vector<std::int8_t>(codes_.size());
+    for (std::uint32_t v = 0; v < n; ++v) {
+        const std::uint32_t old = order[v];
+        const std::uint32_t levels = upper_offsets_[old + 1] - upper_offsets_[old];
+        offsets[v + 1] = offsets[v] + levels;
+        std::copy_n(code(old), cs, codes.data() + v * cs);
+        for (std::uint32_t l = 0; l <= levels; ++l) {
+            const std::uint32_t* src = l == 0 ? links0_.data() + old * row0 : upper_links_.data() + (upper_offsets_[old] + l - 1) * row_up;
+            std::uint32_t* dst = l == 0 ? links0.data() + v * row0 : upper.data() + (offsets[v] + l - 1) * row_up;
+            dst[0] = src[0];
+            for (std::uint32_t i = 1; i <= src[0]; ++i) dst[i] = renum[src[i]];
+        }
+    }
+    links0_ = Buffer<std::uint32_t>(std::move(links0));
+    upper_offsets_ = Buffer<std::uint32_t>(std::move(offsets));
+    upper_links_ = Buffer<std::uint32_t>(std::move(upper));
+    codes_ = Buffer<std::int8_t>(std::move(codes));
+    for (auto& v : order) v = ids_[v];
+    std::vector<std::uint32_t> nodes(n);
+    for (std::uint32_t v = 0; v < n; ++v) nodes[order[v]] = v;
+    ids_ = Buffer<std::uint32_t>(std::move(order));
+    nodes_ = Buffer<std::uint32_t>(std::move(nodes));
+    entry_ = renum[entry_];
 }
 
 void GraphIndex::add_sections(ContainerWriter& out) const {
@@ -281,6 +384,8 @@ void GraphIndex::add_sections(ContainerWriter& out) const {
     out.add_array("graph_links0", links0_.span());
     out.add_array("graph_upper_offsets", upper_offsets_.span());
     out.add_array("graph_upper_links", upper_links_.span());
+    out.add_array("graph_ids", ids_.span());
+    out.add_array("graph_nodes", nodes_.span());
 }
 
 std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
@@ -306,29 +411,56 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
         in.array<std::uint32_t>("graph_upper_offsets", static_cast<std::size_t>(n + 1)), keep);
     index->upper_links_ = Buffer<std::uint32_t>::view(
         in.array<std::uint32_t>("graph_upper_links", static_cast<std::size_t>(h.upper_rows * (h.M + 1))), keep);
+    index->ids_ = Buffer<std::uint32_t>::view(in.array<std::uint32_t>("graph_ids", static_cast<std::size_t>(n)), keep);
+    index->nodes_ = Buffer<std::uint32_t>::view(in.array<std::uint32_t>("graph_nodes", static_cast<std::size_t>(n)), keep);
     if (index->upper_offsets_[static_cast<std::size_t>(n)] != static_cast<std::uint64_t>(h.upper_rows))
         throw FormatError(in.path(), "graph layer offsets do not match the upper-layer links");
     return index;
 }
 
 std::vector<ScoredItem> GraphIndex::search(std::span<const float> query, int k, int search) const {
-    const float* q = prepare_query(query);
-    const std::int64_t n = size();
+    const Prepared q = prepare_query(query);
     if (k < 0) fail("number of results must be at least 0, got {}", k);
-    k = static_cast<int>(std::min<std::int64_t>(k, n));
-    if (k == 0) return {};
-    const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
+    if (k == 0 || size() == 0) return {};
     std::uint32_t ep = entry_;
-    float ep_dist = dist(q, ep);
+    float ep_dist = approx_dist(q, ep);
     for (int l = max_level_; l > 0; --l) greedy(q, l, ep, ep_dist);
+    return search_from(q, ep, ep_dist, k, search);
+}
+
+std::vector<ScoredItem> GraphIndex::search_item(std::int64_t item, int k, int search) const {
+    if (item < 0 || item >= size()) fail("item {} is out of range (the index has {} items)", item, size());
+    const Prepared q = prepare_query(item_vector(item));
+    if (k < 0) fail("number of results must be at least 0, got {}", k);
+    if (k == 0) return {};
+    const std::uint32_t node = nodes_[static_cast<std::size_t>(item)];
+    if (node >= static_cast<std::uint32_t>(size())) return this->search(item_vector(item), k, search);  // corrupted file
+    return search_from(q, node, approx_dist(q, node), k, search);
+}
+
+std::vector<ScoredItem> GraphIndex::search_from(const Prepared& q, std::uint32_t ep, float ep_dist, int k, int search) const {
+    const std::int64_t n = size();
+    k = static_cast<int>(std::min<std::int64_t>(k, n));
+    const std::size_t ef = static_cast<std::size_t>(std::max(search > 0 ? search : default_search_, k));
     auto& visited = VisitedSet::local();
     visited.begin(n);
     visited.test_and_set(ep);
     thread_local std::vector<Candidate> pool;
     pool.assign(1, Candidate{ep_dist, ep});
     search_layer(q, 0, pool, ef, visited);
-    std::vector<ScoredItem> out(pool.size());
-    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), -pool[i].dist};
+    // Exact re-rank of the beam: the codes found the neighbourhood, the float rows order it.
+    const std::size_t row_bytes = static_cast<std::size_t>(vectors_.cols()) * sizeof(float);
+    // Nodes are numbered for locality; graph_ids maps them back to items (bounds-checked: the file
+    // may be corrupted).
+    std::size_t m = 0;
+    for (auto& c : pool) {
+        const std::uint32_t item = ids_[c.id];
+        if (item >= static_cast<std::uint32_t>(n)) continue;
+        kernels::prefetch_bytes(vectors_.row(item), row_bytes);
+        pool[m++].id = item;
+    }
+    std::vector<ScoredItem> out(m);
+    for (std::size_t i = 0; i < m; ++i) out[i] = {static_cast<std::int32_t>(pool[i].id), score(q.exact, pool[i].id)};
     const auto keep = std::min<std::size_t>(static_cast<std::size_t>(k), out.size());
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), ann_detail::better);
     out.resize(keep);

@@ -12,7 +12,10 @@
 //
 // Layout (flat arrays, mapped in place): graph_links0 (per item 1 + 2M uint32: count, then ids),
 // graph_upper_offsets (n + 1 uint32: item i's upper-layer rows are [off[i], off[i+1]), row r being
-// layer r - off[i] + 1), graph_upper_links (rows of 1 + M uint32).
+// layer r - off[i] + 1), graph_upper_links (rows of 1 + M uint32), graph_ids (node -> item), graph_nodes (item -> node). Nodes
+// are numbered for locality (built in the leaf order of one random-hyperplane tree, then renumbered
+// breadth-first over the bottom layer); the int8 codes are in node order, the float vectors in item
+// order.
 #include <cstdint>
 #include <memory>
 
@@ -28,6 +31,7 @@ public:
 
     std::string_view kind() const override { return "graph"; }
     std::vector<ScoredItem> search(std::span<const float> query, int k, int search = 0) const override;
+    std::vector<ScoredItem> search_item(std::int64_t item, int k, int search = 0) const override;
 
     int M() const { return M_; }
     int ef_construction() const { return ef_construction_; }
@@ -46,20 +50,31 @@ private:
     // Links of item id on layer level (count clamped, empty when the item is not on that layer).
     std::span<const std::uint32_t> links(std::uint32_t id, int level) const;
     std::uint32_t* mutable_links(std::uint32_t id, int level);
-    float dist(const float* q, std::uint32_t id) const;
-    // Greedy descent on one layer from *entry (ef = 1).
-    void greedy(const float* q, int level, std::uint32_t& entry, float& entry_dist) const;
-    // Beam search of width ef on one layer; pool holds the entry points (marked visited) on input and
-    // the ef closest found, ascending, on output.
-    void search_layer(const float* q, int level, std::vector<Candidate>& pool, std::size_t ef,
+    float dist(const float* q, std::uint32_t id) const;               // exact (while building)
+    const float* node_row(std::uint32_t id) const { return node_rows_ + static_cast<std::int64_t>(id) * vectors_.stride(); }
+    float approx_dist(const Prepared& q, std::uint32_t id) const;     // through the int8 codes
+    void prefetch_links(std::uint32_t id, int level) const;
+    // Greedy descent on one layer from *entry (ef = 1), on approximate distances.
+    void greedy(const Prepared& q, int level, std::uint32_t& entry, float& entry_dist) const;
+    // Beam search of width ef on one layer over the codes; pool holds the entry points (marked
+    // visited) on input and the ef closest found, ascending by approximate distance, on output.
+    void search_layer(const Prepared& q, int level, std::vector<Candidate>& pool, std::size_t ef,
                       ann_detail::VisitedSet& visited) const;
+    // The bottom-layer beam from entry, exact re-rank, best k.
+    std::vector<ScoredItem> search_from(const Prepared& q, std::uint32_t entry, float entry_dist, int k, int search) const;
     // HNSW's heuristic: from candidates ascending by distance to base, keep at most m, each closer to
     // base than to every kept one.
     void select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const;
+    // Renumbers the built nodes in breadth-first order (links, codes; ids_ keeps the items):
+    // neighbours' codes then share cache lines and pages, which the scattered reads need most.
+    void renumber_for_locality();
 
     Buffer<std::uint32_t> links0_;
     Buffer<std::uint32_t> upper_offsets_;
     Buffer<std::uint32_t> upper_links_;
+    Buffer<std::uint32_t> ids_;    // node -> item: nodes are numbered for locality
+    Buffer<std::uint32_t> nodes_;  // item -> node
+    const float* node_rows_ = nullptr;  // while building: the stored rows in node order (row stride)
     int M_ = 16, M0_ = 32, ef_construction_ = 200, max_level_ = 0;
     std::uint32_t entry_ = 0;
 };

@@ -489,7 +489,9 @@ struct IndexQuery {
     }
 
     // Top min(n, allowed and not excluded) for query; excluded sorted ascending.
-    std::vector<ScoredItem> top(std::span<const float> query, int n, std::span<const std::int32_t> excluded) const {
+    // item >= 0: the query is that item's own vector (the index may start from the item itself).
+    std::vector<ScoredItem> top(std::span<const float> query, int n, std::span<const std::int32_t> excluded,
+                                std::int64_t item = -1) const {
         std::int64_t blocked = 0;
         for (auto e : excluded)
             if (e >= 0 && e < index.size() && (allowed.empty() || allowed[static_cast<std::size_t>(e)])) ++blocked;
@@ -501,7 +503,7 @@ struct IndexQuery {
         for (int attempt = 0; attempt < 2; ++attempt, fetch *= 4) {
             if (attempt > 0 && fetch > static_cast<double>(total) / 4) break;
             const auto k = static_cast<int>(std::min<double>(static_cast<double>(total), std::ceil(fetch) + 1));
-            auto found = index.search(query, k, search);
+            auto found = item >= 0 ? index.search_item(item, k, search) : index.search(query, k, search);
             std::vector<ScoredItem> kept;
             for (const auto& s : found)
                 if (ok(s.id, excluded)) {
@@ -556,7 +558,7 @@ std::vector<Recommendation> related_items_index(const Model& model, const AnnInd
     check_index(model, index, AnnMetric::cosine, "related");
     IndexQuery query(model, index, filter, search);
     const std::int32_t self[1] = {item};
-    return to_recommendations(query.top(index.item_vector(item), options.n, self));
+    return to_recommendations(query.top(index.item_vector(item), options.n, self, item));
 }
 
 std::vector<std::vector<Recommendation>> related_all_index(const Model& model, const AnnIndex& index,
@@ -567,7 +569,7 @@ std::vector<std::vector<Recommendation>> related_all_index(const Model& model, c
     IndexQuery query(model, index, filter, search);
     return for_all(model.n_items(), options, [&](std::int64_t i) {
         const std::int32_t self[1] = {static_cast<std::int32_t>(i)};
-        return to_recommendations(query.top(index.item_vector(i), options.n, self));
+        return to_recommendations(query.top(index.item_vector(i), options.n, self, i));
     });
 }
 
