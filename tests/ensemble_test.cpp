@@ -291,7 +291,7 @@ TEST(EnsembleFit, SameSeedSameWeightsAndTheWeightsAreUsable) {
     EXPECT_NE(error_of([&] { fit_ensemble(scorer, wrong, o); }).find("held-out matrix is 3 x 3"), std::string::npos);
 }
 
-TEST(EnsembleCli, FitsWritesAndRanksRelatedWithSeveralModels) {
+TEST(EnsembleCli, FitsWritesAndRanksRelatedAndRecommendsWithSeveralModels) {
     const auto& d = data();
     testing::TempDir dir;
     const auto e = dir.file("e.ence");
@@ -319,6 +319,26 @@ TEST(EnsembleCli, FitsWritesAndRanksRelatedWithSeveralModels) {
     auto index = testing::run_cli(fmt::format("related {}.als.encm {}.knn.encm --index x.enci --item a", prefix, prefix));
     EXPECT_NE(index.status, 0);
     EXPECT_NE(index.output.find("--index: not available with several models"), std::string::npos) << index.output;
+    // The ensemble recommender: blended user scores, played items filtered.
+    const std::string user(d.all.users[0]);
+    auto rec = testing::run_cli(fmt::format("recommend {}.als.encm {}.knn.encm --ensemble {} --user {} -n 4 --json",
+                                            prefix, prefix, e, user));
+    ASSERT_EQ(rec.status, 0) << rec.output;
+    auto rj = nlohmann::json::parse(rec.output);
+    ASSERT_EQ(rj["results"].size(), 4u);
+    auto played = d.all.by_user.row_indices(0);
+    for (const auto& res : rj["results"]) {
+        const auto key = res["id"].get<std::string>();
+        for (auto i : played) EXPECT_NE(key, std::string(d.all.items[static_cast<std::size_t>(i)])) << "played item returned";
+    }
+    auto rec_all = testing::run_cli(
+        fmt::format("recommend {}.als.encm {}.knn.encm --ensemble {} --all-users -n 2 --quiet", prefix, prefix, e));
+    ASSERT_EQ(rec_all.status, 0) << rec_all.output;
+    EXPECT_EQ(std::count(rec_all.output.begin(), rec_all.output.end(), '\n'), 2 * static_cast<long>(d.all.n_users()));
+    auto fold = testing::run_cli(fmt::format("recommend {}.als.encm {}.knn.encm --items {}", prefix, prefix,
+                                             std::string(d.all.items[0])));
+    EXPECT_NE(fold.status, 0);
+    EXPECT_NE(fold.output.find("use --user or --all-users"), std::string::npos) << fold.output;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // encore recommend: top items for a user (dot product, played items filtered), for a new user folded in
-// from a list of items, or for every user (--all-users).
+// from a list of items, or for every user (--all-users). With several models, their ensemble blends the
+// members' user scores (encore/retrieval/ensemble_queries.hpp): weights from --ensemble FILE, else
+// every model weighted 1.
 #include <memory>
 #include <sstream>
 
@@ -7,7 +9,9 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "encore/models/ensemble.hpp"
 #include "encore/retrieval/ann.hpp"
+#include "encore/retrieval/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 
@@ -15,6 +19,9 @@ namespace encore::cli {
 
 namespace {
 struct Args : QueryArgs {
+    std::vector<std::string> more_models;
+    std::string ensemble;
+    int candidates = 50;
     std::string user, items, plays;
     int explain = 0;
     bool all = false, include_played = false;
@@ -36,6 +43,11 @@ Command add_recommend(CLI::App& app) {
     auto* cmd = app.add_subcommand("recommend", "Recommendations for a user, a list of items, or every user");
     auto a = std::make_shared<Args>();
     add_query_options(cmd, *a, "--all-users");
+    cmd->add_option("more_models", a->more_models, "Further model files (.encm): rank by the ensemble of all models given");
+    cmd->add_option("--ensemble", a->ensemble, "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
+    auto* cand = cmd->add_option("--candidates", a->candidates, "Ensemble without --ensemble: each model's top-N candidates")
+                     ->capture_default_str()
+                     ->check(CLI::Range(1, 1000000));
     auto* user = cmd->add_option("--user", a->user, "User id");
     auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names");
     auto* all = cmd->add_flag("--all-users", a->all, "Every user (batch): writes query\\trank\\tresult\\tscore");
@@ -47,12 +59,46 @@ Command add_recommend(CLI::App& app) {
     cmd->add_flag("--include-played", a->include_played, "Keep items the user already played");
     cmd->add_option("--explain", a->explain, "Show the N played items that contributed most to each result")
         ->expected(0, 1)->default_str("3")->check(CLI::Range(1, 1000));
-    return {cmd, [a, cmd] {
+    return {cmd, [a, cmd, cand] {
                 if (!a->all && a->user.empty() && a->items.empty())
                     throw OptionError("recommend: give --user ID, --items A,B,... or --all-users");
                 if (cmd->count("--explain") > 0 && a->explain == 0) a->explain = 3;
                 if (a->all && a->explain > 0) throw OptionError("recommend: --explain is for single queries, not --all-users");
+                const bool ensemble_mode = !a->more_models.empty() || !a->ensemble.empty();
+                if (!ensemble_mode && cand->count() > 0)
+                    throw OptionError("--candidates: only for an ensemble (several models)");
                 auto model = load_model(a->model, !a->no_verify);
+                if (ensemble_mode) {
+                    if (!a->index.empty() || !a->items.empty() || a->explain > 0 || a->include_played)
+                        throw OptionError("recommend: with several models or --ensemble, use --user or --all-users "
+                                          "(no --index, --items, --explain or --include-played)");
+                    if (!a->ensemble.empty() && cand->count() > 0)
+                        throw OptionError("--candidates: the ensemble file sets the candidates");
+                    std::vector<Model> more;
+                    for (const auto& path : a->more_models) more.push_back(load_model(path, !a->no_verify));
+                    std::vector<const Model*> ptrs = {&model};
+                    for (const auto& m : more) ptrs.push_back(&m);
+                    EnsembleScorer scorer(ptrs);
+                    const Ensemble ensemble =
+                        a->ensemble.empty() ? equal_weight_ensemble(ptrs, a->candidates) : load_ensemble(a->ensemble);
+                    check_ensemble_models(ensemble, ptrs);
+                    auto filter = ItemFilter::from_files(model, a->only, a->exclude);
+                    QueryOptions q;
+                    q.n = a->n;
+                    q.threads = a->threads;
+                    if (a->all) {
+                        run_batch(*a, model, "recommend", model.users, q, [&](const QueryOptions& qo) {
+                            return ensemble_recommend_all(scorer, ensemble, filter, qo);
+                        });
+                        return 0;
+                    }
+                    auto u = resolve_user(model, a->user);
+                    nlohmann::json query = {{"id", a->user}, {"name", a->user}};
+                    print_results(model,
+                                  fmt::format("Recommendations for user {}, ensemble of {} models:", a->user, ptrs.size()),
+                                  ensemble_recommend(scorer, ensemble, u, filter, q), a->json, query);
+                    return 0;
+                }
                 if (!a->index.empty() && !a->items.empty())
                     throw OptionError("recommend: --index works with --user and --all-users, not --items");
                 auto filter = ItemFilter::from_files(model, a->only, a->exclude);
