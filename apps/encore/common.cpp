@@ -282,6 +282,25 @@ void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_fla
     add_quiet(cmd, a.quiet);
 }
 
+CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& e) {
+    cmd->add_option("more_models", e.more_models, "Further model files (.encm): rank by the ensemble of all models given");
+    cmd->add_option("--ensemble", e.ensemble,
+                    "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
+    return cmd->add_option("--candidates", e.candidates, "Ensemble without --ensemble: each model's top-N candidates")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+}
+
+std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& e, bool verify) {
+    auto out = std::make_unique<EnsembleMembers>();
+    for (const auto& path : e.more_models) out->more.push_back(load_model(path, verify));
+    out->models = {&first};
+    for (const auto& m : out->more) out->models.push_back(&m);
+    out->ensemble = e.ensemble.empty() ? equal_weight_ensemble(out->models, e.candidates) : load_ensemble(e.ensemble);
+    check_ensemble_models(out->ensemble, out->models);
+    return out;
+}
+
 void run_batch(const QueryArgs& a, const Model& m, const std::string& label, const StringTable& queries,
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
     Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");

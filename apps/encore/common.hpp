@@ -3,6 +3,7 @@
 // options, output of query results). Glue only: every algorithm lives in the library.
 #include <map>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "encore/data/ingest.hpp"
 #include "encore/data/weighting.hpp"
 #include "encore/models/als.hpp"
+#include "encore/models/ensemble.hpp"
 #include "encore/models/family.hpp"
 #include "encore/models/model.hpp"
 #include "encore/retrieval/queries.hpp"
@@ -69,6 +71,25 @@ void add_query_options(CLI::App* cmd, QueryArgs& args, const std::string& batch_
 // Runs a batch query with progress over `total` queries and writes its TSV (query names from `queries`).
 void run_batch(const QueryArgs& args, const Model& m, const std::string& label, const StringTable& queries,
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute);
+
+// Several models given to related / recommend (rank by their ensemble): the positional further models,
+// --ensemble FILE and --candidates N (returned, to tell whether it was given).
+struct EnsembleArgs {
+    std::vector<std::string> more_models;
+    std::string ensemble;
+    int candidates = 50;
+    bool active() const { return !more_models.empty() || !ensemble.empty(); }
+};
+CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& args);
+// The first model (loaded by the caller) and the further ones, with the ensemble's weights: from the
+// file, or every model weighted 1 over its top `candidates`; checked against the models (order, kinds,
+// items).
+struct EnsembleMembers {
+    std::vector<Model> more;
+    std::vector<const Model*> models;
+    Ensemble ensemble;
+};
+std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& args, bool verify);
 
 // Query output: text table or the JSON contract documented in the README.
 nlohmann::json item_json(const Model& m, std::int32_t item);

@@ -9,7 +9,6 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "encore/models/ensemble.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/retrieval/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
@@ -18,10 +17,7 @@
 namespace encore::cli {
 
 namespace {
-struct Args : QueryArgs {
-    std::vector<std::string> more_models;
-    std::string ensemble;
-    int candidates = 50;
+struct Args : QueryArgs, EnsembleArgs {
     std::string user, items, plays;
     int explain = 0;
     bool all = false, include_played = false;
@@ -43,11 +39,7 @@ Command add_recommend(CLI::App& app) {
     auto* cmd = app.add_subcommand("recommend", "Recommendations for a user, a list of items, or every user");
     auto a = std::make_shared<Args>();
     add_query_options(cmd, *a, "--all-users");
-    cmd->add_option("more_models", a->more_models, "Further model files (.encm): rank by the ensemble of all models given");
-    cmd->add_option("--ensemble", a->ensemble, "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
-    auto* cand = cmd->add_option("--candidates", a->candidates, "Ensemble without --ensemble: each model's top-N candidates")
-                     ->capture_default_str()
-                     ->check(CLI::Range(1, 1000000));
+    auto* cand = add_ensemble_options(cmd, *a);
     auto* user = cmd->add_option("--user", a->user, "User id");
     auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names");
     auto* all = cmd->add_flag("--all-users", a->all, "Every user (batch): writes query\\trank\\tresult\\tscore");
@@ -64,7 +56,7 @@ Command add_recommend(CLI::App& app) {
                     throw OptionError("recommend: give --user ID, --items A,B,... or --all-users");
                 if (cmd->count("--explain") > 0 && a->explain == 0) a->explain = 3;
                 if (a->all && a->explain > 0) throw OptionError("recommend: --explain is for single queries, not --all-users");
-                const bool ensemble_mode = !a->more_models.empty() || !a->ensemble.empty();
+                const bool ensemble_mode = a->active();
                 if (!ensemble_mode && cand->count() > 0)
                     throw OptionError("--candidates: only for an ensemble (several models)");
                 auto model = load_model(a->model, !a->no_verify);
@@ -74,14 +66,10 @@ Command add_recommend(CLI::App& app) {
                                           "(no --index, --items, --explain or --include-played)");
                     if (!a->ensemble.empty() && cand->count() > 0)
                         throw OptionError("--candidates: the ensemble file sets the candidates");
-                    std::vector<Model> more;
-                    for (const auto& path : a->more_models) more.push_back(load_model(path, !a->no_verify));
-                    std::vector<const Model*> ptrs = {&model};
-                    for (const auto& m : more) ptrs.push_back(&m);
+                    auto members = load_ensemble_members(model, *a, !a->no_verify);
+                    const auto& ptrs = members->models;
+                    const Ensemble& ensemble = members->ensemble;
                     EnsembleScorer scorer(ptrs);
-                    const Ensemble ensemble =
-                        a->ensemble.empty() ? equal_weight_ensemble(ptrs, a->candidates) : load_ensemble(a->ensemble);
-                    check_ensemble_models(ensemble, ptrs);
                     auto filter = ItemFilter::from_files(model, a->only, a->exclude);
                     QueryOptions q;
                     q.n = a->n;

@@ -16,10 +16,7 @@
 namespace encore::cli {
 
 namespace {
-struct Args : QueryArgs {
-    std::vector<std::string> more_models;
-    std::string ensemble;
-    int candidates = 50;
+struct Args : QueryArgs, EnsembleArgs {
     std::string item;
     bool all = false;
 };
@@ -29,17 +26,13 @@ Command add_related(CLI::App& app) {
     auto* cmd = app.add_subcommand("related", "Items most related to an item (cosine similarity; several models: their ensemble)");
     auto a = std::make_shared<Args>();
     add_query_options(cmd, *a, "--all");
-    cmd->add_option("more_models", a->more_models, "Further model files (.encm): rank by the ensemble of all models given");
-    cmd->add_option("--ensemble", a->ensemble, "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
-    auto* cand = cmd->add_option("--candidates", a->candidates, "Ensemble without --ensemble: each model's top-N candidates")
-                     ->capture_default_str()
-                     ->check(CLI::Range(1, 1000000));
+    auto* cand = add_ensemble_options(cmd, *a);
     auto* item = cmd->add_option("--item", a->item, "Item key or display name");
     auto* all = cmd->add_flag("--all", a->all, "Every item (batch): writes query\\trank\\tresult\\tscore");
     item->excludes(all);
     return {cmd, [a, cmd, cand] {
                 if (!a->all && a->item.empty()) throw OptionError("related: give --item NAME_OR_ID or --all");
-                const bool ensemble_mode = !a->more_models.empty() || !a->ensemble.empty();
+                const bool ensemble_mode = a->active();
                 if (ensemble_mode && !a->index.empty())
                     throw OptionError("--index: not available with several models or --ensemble (the ensemble scans exactly)");
                 if (!a->ensemble.empty() && cand->count() > 0)
@@ -52,14 +45,10 @@ Command add_related(CLI::App& app) {
                 q.n = a->n;
                 q.threads = a->threads;
                 if (ensemble_mode) {
-                    std::vector<Model> more;
-                    for (const auto& path : a->more_models) more.push_back(load_model(path, !a->no_verify));
-                    std::vector<const Model*> ptrs = {&model};
-                    for (const auto& m : more) ptrs.push_back(&m);
+                    auto members = load_ensemble_members(model, *a, !a->no_verify);
+                    const auto& ptrs = members->models;
+                    const Ensemble& ensemble = members->ensemble;
                     EnsembleScorer scorer(ptrs);
-                    const Ensemble ensemble =
-                        a->ensemble.empty() ? equal_weight_ensemble(ptrs, a->candidates) : load_ensemble(a->ensemble);
-                    check_ensemble_models(ensemble, ptrs);
                     if (a->all) {
                         run_batch(*a, model, "related", model.items, q, [&](const QueryOptions& qo) {
                             return ensemble_related_all(scorer, ensemble, filter, qo);

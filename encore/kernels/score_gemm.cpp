@@ -24,10 +24,6 @@ PackedTargets::PackedTargets(const Matrix& T, int threads) : rows_(T.rows()), di
     }
 }
 
-namespace {
-
-}  // namespace
-
 // Portable: one panel at a time, the 16 lanes of each dimension step independent (vectorisable).
 void score_block_portable(const float* Q, std::int64_t q_stride, std::int64_t qn, const PackedTargets& P,
                          std::int64_t t0, std::int64_t tn, float* scores, std::int64_t ld) {
@@ -52,6 +48,19 @@ void score_block_portable(const float* Q, std::int64_t q_stride, std::int64_t qn
 namespace {
 
 #if defined(__AVX512F__)
+// Writes an R x C-panel tile of scores; the last panel may be cut at width targets.
+template <int R, int C>
+inline void store_tile(const __m512 (&acc)[R][C], float* out, std::int64_t ld, std::int64_t width) {
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) {
+            const std::int64_t left = width - c * kPanel;
+            if (left >= kPanel)
+                _mm512_storeu_ps(out + r * ld + c * kPanel, acc[r][c]);
+            else if (left > 0)
+                _mm512_mask_storeu_ps(out + r * ld + c * kPanel, static_cast<__mmask16>((1u << left) - 1), acc[r][c]);
+        }
+}
+
 // R query rows x C panels (16 C targets): R * C accumulators, per dimension C vector loads, R
 // broadcasts and R * C FMAs. R = 6, C = 4 keeps 24 of the 32 registers busy.
 template <int R, int C>
@@ -68,14 +77,7 @@ inline void micro(const float* Q, std::int64_t q_stride, const float* panel0, st
             for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(q, t[c], acc[r][c]);
         }
     }
-    for (int r = 0; r < R; ++r)
-        for (int c = 0; c < C; ++c) {
-            const std::int64_t left = width - c * kPanel;
-            if (left >= kPanel)
-                _mm512_storeu_ps(out + r * ld + c * kPanel, acc[r][c]);
-            else if (left > 0)
-                _mm512_mask_storeu_ps(out + r * ld + c * kPanel, static_cast<__mmask16>((1u << left) - 1), acc[r][c]);
-        }
+    store_tile<R, C>(acc, out, ld, width);
 }
 
 template <int C>
@@ -212,14 +214,7 @@ inline void micro_bf16(const std::uint32_t* Q, std::int64_t pairs, const std::ui
             for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], q, t[c]);
         }
     }
-    for (int r = 0; r < R; ++r)
-        for (int c = 0; c < C; ++c) {
-            const std::int64_t left = width - c * kPanel;
-            if (left >= kPanel)
-                _mm512_storeu_ps(out + r * ld + c * kPanel, acc[r][c]);
-            else if (left > 0)
-                _mm512_mask_storeu_ps(out + r * ld + c * kPanel, static_cast<__mmask16>((1u << left) - 1), acc[r][c]);
-        }
+    store_tile<R, C>(acc, out, ld, width);
 }
 
 template <int C>
