@@ -549,6 +549,12 @@ std::vector<std::vector<Recommendation>> for_all(std::int64_t count, const Query
     return out;
 }
 
+// One related-items query through the index: the item itself is never returned.
+std::vector<Recommendation> related_through(const IndexQuery& query, const AnnIndex& index, std::int64_t item, int n) {
+    const std::int32_t self[1] = {static_cast<std::int32_t>(item)};
+    return to_recommendations(query.top(index.item_vector(item), n, self, item));
+}
+
 }  // namespace
 
 std::vector<Recommendation> related_items_index(const Model& model, const AnnIndex& index, std::int32_t item,
@@ -557,8 +563,7 @@ std::vector<Recommendation> related_items_index(const Model& model, const AnnInd
     check_n(options.n);
     check_index(model, index, AnnMetric::cosine, "related");
     IndexQuery query(model, index, filter, search);
-    const std::int32_t self[1] = {item};
-    return to_recommendations(query.top(index.item_vector(item), options.n, self, item));
+    return related_through(query, index, item, options.n);
 }
 
 std::vector<std::vector<Recommendation>> related_all_index(const Model& model, const AnnIndex& index,
@@ -567,10 +572,8 @@ std::vector<std::vector<Recommendation>> related_all_index(const Model& model, c
     check_n(options.n);
     check_index(model, index, AnnMetric::cosine, "related");
     IndexQuery query(model, index, filter, search);
-    return for_all(model.n_items(), options, [&](std::int64_t i) {
-        const std::int32_t self[1] = {static_cast<std::int32_t>(i)};
-        return to_recommendations(query.top(index.item_vector(i), options.n, self, i));
-    });
+    return for_all(model.n_items(), options,
+                   [&](std::int64_t i) { return related_through(query, index, i, options.n); });
 }
 
 std::vector<Recommendation> recommend_user_index(const Model& model, const AnnIndex& index, std::int32_t user,
