@@ -6,7 +6,8 @@
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
 //             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--leaf-size 512] [--M 16,32]
-//             [--ef-construction 200] [--seed 1] [--reuse]
+//             [--ef-construction 140,200] [--seed 1] [--reuse]
+// Every M is built with every ef_construction (graph); the forest once.
 // --reuse: open an index file left in DIR by an earlier run instead of building it (build_s is then
 // reported as -1); for iterating on query code.
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -66,8 +68,8 @@ std::vector<float> dense(const Matrix& m) {
 int main(int argc, char** argv) try {
     std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
     std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,1500,2000,2500,3000,4000,8000";
-    int n_queries = 10000, k = 10, threads = 2, trees = 50, efc = IndexBuildOptions{}.ef_construction,
-        leaf_size = IndexBuildOptions{}.leaf_size;
+    int n_queries = 10000, k = 10, threads = 2, trees = 50, leaf_size = IndexBuildOptions{}.leaf_size;
+    std::string efc_list = std::to_string(IndexBuildOptions{}.ef_construction);
     std::string m_list = "16,32";
     std::uint64_t seed = 1;
     bool reuse = false;
@@ -89,7 +91,7 @@ int main(int argc, char** argv) try {
         else if (a == "--trees") trees = std::stoi(next());
         else if (a == "--leaf-size") leaf_size = std::stoi(next());
         else if (a == "--M") m_list = next();
-        else if (a == "--ef-construction") efc = std::stoi(next());
+        else if (a == "--ef-construction") efc_list = next();
         else if (a == "--seed") seed = std::stoull(next());
         else if (a == "--reuse") reuse = true;
         else throw Error(fmt::format("unknown argument {}", a));
@@ -158,21 +160,22 @@ int main(int argc, char** argv) try {
         return static_cast<double>(hits) / (static_cast<double>(n_queries) * k);
     };
 
-    std::vector<std::pair<std::string, int>> runs;  // (kind, M)
+    std::vector<std::tuple<std::string, int, int>> runs;  // (kind, M, ef_construction)
     if (kinds.find("graph") != std::string::npos)
-        for (int m : int_list(m_list)) runs.emplace_back("graph", m);
-    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0);
-    for (const auto& [kind, M] : runs) {
+        for (int m : int_list(m_list))
+            for (int efc : int_list(efc_list)) runs.emplace_back("graph", m, efc);
+    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0, 0);
+    for (const auto& [kind, M, efc] : runs) {
         IndexBuildOptions o;
         o.kind = kind;
         o.metric = AnnMetric::cosine;
         o.trees = trees;
         o.leaf_size = leaf_size;
         o.M = M;
-        o.ef_construction = efc;
+        if (efc > 0) o.ef_construction = efc;
         o.seed = seed;
         o.threads = threads;
-        const std::string path = out_dir + "/" + kind + std::to_string(M) + ".enci";
+        const std::string path = out_dir + "/" + kind + (kind == "graph" ? fmt::format("{}-{}", M, efc) : "") + ".enci";
         double build_s = -1;
         if (!reuse || !std::filesystem::exists(path)) {
             t0 = Clock::now();

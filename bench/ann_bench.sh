@@ -36,11 +36,23 @@ run_set() {  # $1 = name, rest = ann_bench data arguments
     "$PY" bench/ann_peers.py run "$DATA/ann-$name" | tee -a "$OUT" >&2
 }
 
-run_set gaussian --gaussian "${ROWS}x${DIM}"
+# Gaussian data has no structure to steer by: the graph needs a wider construction beam there, so
+# both the default (140) and hnswlib's 200 are built.
+run_set gaussian --gaussian "${ROWS}x${DIM}" --ef-construction 140,200
 
 MODEL=${MODEL:-}
-if [ -z "$MODEL" ]; then
-    MODEL=$DATA/ann-als-$ROWS.encm
+SCALE_MODEL=$DATA/lastfm360k-1.0-64.encm   # what bench/scale_bench.py trains and caches
+if [ -z "$MODEL" ] && [ "$ROWS" = 291720 ] && [ ! -f "$SCALE_MODEL" ] && [ -f ../shared/datasets/synth_lastfm.py ]; then
+    echo "training $SCALE_MODEL (synth_lastfm.py --scale 1.0, 64 factors)..." >&2
+    TSV=$DATA/lastfm360k-1.0.tsv ENCD=$DATA/lastfm360k-1.0.encd
+    [ -f "$TSV" ] || { "$PY" ../shared/datasets/synth_lastfm.py --scale 1.0 --out "$TSV.tmp" && mv "$TSV.tmp" "$TSV"; }
+    [ -f "$ENCD" ] || build/encore ingest "$TSV" --format lastfm360k -o "$ENCD" --quiet
+    build/encore train "$ENCD" --factors 64 --iterations 5 --threads 2 -o "$SCALE_MODEL" --quiet   # as scale_bench.py
+fi
+if [ -z "$MODEL" ] && [ "$ROWS" = 291720 ] && [ -f "$SCALE_MODEL" ]; then
+    MODEL=$SCALE_MODEL   # the data: 64-factor ALS item factors of the scale-1.0 synthetic log
+elif [ -z "$MODEL" ]; then
+    MODEL=$DATA/ann-als-$ROWS.encm   # without ../shared (or a quick run): encore's own generator
     if [ ! -f "$MODEL" ]; then
         echo "training $MODEL (synthetic $USERS users x $ROWS items, 64 factors)..." >&2
         build/encore synth --users "$USERS" --items "$ROWS" --seed 1 -o "$DATA/ann-plays-$ROWS.tsv" --quiet
@@ -49,6 +61,6 @@ if [ -z "$MODEL" ]; then
         mv "$MODEL.tmp" "$MODEL"
     fi
 fi
-run_set als-items --model "$MODEL"
+run_set als-items --model "$MODEL" --ef-construction 140,200
 
 "$PY" bench/ann_peers.py report "$OUT" --png "$DATA/ann.png"

@@ -187,6 +187,94 @@ TEST(AlsKernels, GatherRank1PassMatchesGatherThenPass) {
     }
 }
 
+// Weighted SYRK: the upper triangle against the scalar reference; the AVX-512 tiles (s = 16..128,
+// every tile height and block count), the portable path (s = 20, 144); zero weights skipped.
+TEST(AlsKernels, WeightedSyrkMatchesReference) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g;
+    for (std::int64_t s : {16, 20, 32, 48, 64, 80, 112, 128, 144}) {
+        for (std::int64_t k : {std::int64_t{1}, std::int64_t{5}, s - 3, s}) {
+            if (k < 1 || k > s) continue;
+            for (std::int64_t n : {0, 1, 2, 7, 33}) {
+                std::vector<float> G(static_cast<std::size_t>(std::max<std::int64_t>(n, 1) * s)), w(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)));
+                for (auto& e : G) e = g(rng);
+                for (std::size_t i = 0; i < w.size(); ++i) w[i] = i % 3 == 1 ? 0.0f : g(rng);
+                std::vector<float> A(static_cast<std::size_t>(s * s)), ref;
+                for (auto& e : A) e = g(rng);
+                ref = A;
+                kernels::weighted_syrk(G.data(), n, k, s, w.data(), A.data());
+                kernels::ref::weighted_syrk(G.data(), n, k, s, w.data(), ref.data());
+                for (std::int64_t r = 0; r < k; ++r)
+                    for (std::int64_t c = r; c < k; ++c) {
+                        const float want = ref[static_cast<std::size_t>(r * s + c)];
+                        ASSERT_NEAR(A[static_cast<std::size_t>(r * s + c)], want, 1e-4f * (1 + std::fabs(want)))
+                            << "s=" << s << " k=" << k << " n=" << n << " at " << r << "," << c;
+                    }
+                // Rows at and past k (b's row, padding) are never touched.
+                for (std::int64_t r = k; r < s; ++r)
+                    for (std::int64_t c = 0; c < s; ++c)
+                        ASSERT_EQ(A[static_cast<std::size_t>(r * s + c)], ref[static_cast<std::size_t>(r * s + c)]);
+            }
+        }
+    }
+    std::vector<float> G = {1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, w = {2}, out(16, 1.0f);
+    kernels::weighted_sum(G.data(), 1, 16, w.data(), out.data());
+    EXPECT_EQ(out[0], 3.0f);
+    EXPECT_EQ(out[3], 9.0f);
+    EXPECT_EQ(out[4], 1.0f);
+}
+
+// The in-place Cholesky solve against a double-precision textbook solve, on SPD matrices of every
+// size around the 4-column blocks and 16-float vectors; the residual of A x = b is small; a
+// non-positive-definite matrix is refused with x untouched.
+TEST(AlsKernels, CholeskySolveMatchesReference) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> g;
+    for (std::int64_t k : {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 128}) {
+        for (std::int64_t s : {(k + 15) / 16 * 16, (k + 15) / 16 * 16 + 16, k + 3}) {
+            // A = B B^T / k + 0.1 I (well conditioned), b random
+            std::vector<float> B(static_cast<std::size_t>(k * k));
+            for (auto& e : B) e = g(rng);
+            std::vector<float> A(static_cast<std::size_t>(k * s), 7.0f), b(static_cast<std::size_t>(s), 3.0f);  // junk below the diagonal
+            for (std::int64_t r = 0; r < k; ++r)
+                for (std::int64_t c = r; c < k; ++c) {
+                    double v = r == c ? 0.1 : 0.0;
+                    for (std::int64_t t = 0; t < k; ++t)
+                        v += static_cast<double>(B[static_cast<std::size_t>(r * k + t)]) * B[static_cast<std::size_t>(c * k + t)] / static_cast<double>(k);
+                    A[static_cast<std::size_t>(r * s + c)] = static_cast<float>(v);
+                }
+            for (std::int64_t j = 0; j < k; ++j) b[static_cast<std::size_t>(j)] = g(rng);
+            const std::vector<float> original = A, original_b = b;
+            std::vector<float> x(static_cast<std::size_t>(s), -1.0f), want(static_cast<std::size_t>(k));
+            std::vector<float> copy = A, copy_b = b;
+            ASSERT_TRUE(kernels::ref::cholesky_solve(copy.data(), k, s, copy_b.data(), want.data()));
+            ASSERT_TRUE(kernels::cholesky_solve(A.data(), k, s, b.data(), x.data())) << "k=" << k << " s=" << s;
+            double scale = 0;
+            for (float v : want) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+            for (std::int64_t j = 0; j < k; ++j)
+                ASSERT_NEAR(x[static_cast<std::size_t>(j)], want[static_cast<std::size_t>(j)], 2e-3 * (1 + scale)) << "k=" << k << " s=" << s << " j=" << j;
+            for (std::int64_t j = k; j < s; ++j) ASSERT_EQ(x[static_cast<std::size_t>(j)], -1.0f);  // padding untouched
+            double worst = 0, bnorm = 0;
+            for (std::int64_t r = 0; r < k; ++r) {
+                double v = -original_b[static_cast<std::size_t>(r)];
+                for (std::int64_t c = 0; c < k; ++c) {
+                    const auto up = r <= c ? r * s + c : c * s + r;
+                    v += static_cast<double>(original[static_cast<std::size_t>(up)]) * x[static_cast<std::size_t>(c)];
+                }
+                worst = std::max(worst, std::fabs(v));
+                bnorm = std::max(bnorm, std::fabs(static_cast<double>(original_b[static_cast<std::size_t>(r)])));
+            }
+            EXPECT_LT(worst, 1e-3 * (1 + bnorm)) << "k=" << k << " s=" << s;
+        }
+    }
+    // Indefinite: diag(1, -1).
+    std::vector<float> A = {1, 0, 0, 0, 0, -1, 0, 0}, b = {1, 1, 0, 0}, x(4, 5.0f);
+    EXPECT_FALSE(kernels::cholesky_solve(A.data(), 2, 4, b.data(), x.data()));
+    EXPECT_EQ(x[0], 5.0f);
+    std::vector<float> B = {1, 0, 0, 0, 0, -1, 0, 0};
+    EXPECT_FALSE(kernels::ref::cholesky_solve(B.data(), 2, 4, b.data(), x.data()));
+}
+
 TEST(AlsKernels, GatherRows) {
     const std::int64_t s = 32;
     std::vector<float> src(10 * s);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -292,7 +293,302 @@ void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float*
     for (; r < k; ++r) axpy(v[r], M + r * s, out, s);
 }
 
+// ---- Cholesky solver kernels ----
+
+namespace {
+
+void syrk_generic(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
+                  const float* C) {
+    if (C && C != A)
+        for (std::int64_t r = 0; r < k; ++r) copy(C + r * s + r, A + r * s + r, k - r);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float* g = G + i * s;
+        if (w[i] == 0.0f) continue;  // most plays have confidence 1: nothing to add
+        for (std::int64_t r = 0; r < k; ++r) axpy(w[i] * g[r], g + r, A + r * s + r, k - r);
+    }
+}
+
+#if defined(__AVX512F__)
+// R rows of A (from r0) times V 16-column blocks (from column c0), held in registers over all n rows
+// of G: per row of G, V loads and multiplies by w_i, then R x V FMAs with g_i[r0 + r] broadcast.
+template <int R, int V>
+void syrk_tile_avx512(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+                      std::int64_t r0, std::int64_t c0) {
+    __m512 acc[R][V];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) acc[r][v] = _mm512_loadu_ps(C + (r0 + r) * s + c0 + 16 * v);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float* g = G + i * s;
+        const __m512 wi = _mm512_set1_ps(w[i]);
+        __m512 y[V];
+        for (int v = 0; v < V; ++v) y[v] = _mm512_mul_ps(wi, _mm512_loadu_ps(g + c0 + 16 * v));
+        for (int r = 0; r < R; ++r) {
+            const __m512 b = _mm512_set1_ps(g[r0 + r]);
+            for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(b, y[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) _mm512_storeu_ps(A + (r0 + r) * s + c0 + 16 * v, acc[r][v]);
+}
+
+template <int V>
+void syrk_rows_avx512(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+                      std::int64_t r0, std::int64_t rows, std::int64_t c0) {
+    switch (rows) {
+        case 1: return syrk_tile_avx512<1, V>(G, n, s, w, A, C, r0, c0);
+        case 2: return syrk_tile_avx512<2, V>(G, n, s, w, A, C, r0, c0);
+        case 3: return syrk_tile_avx512<3, V>(G, n, s, w, A, C, r0, c0);
+        case 4: if constexpr (V <= 4) return syrk_tile_avx512<4, V>(G, n, s, w, A, C, r0, c0); break;
+        case 5: if constexpr (V <= 4) return syrk_tile_avx512<5, V>(G, n, s, w, A, C, r0, c0); break;
+        case 6: if constexpr (V <= 4) return syrk_tile_avx512<6, V>(G, n, s, w, A, C, r0, c0); break;
+        default: break;
+    }
+}
+
+bool syrk_avx512(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
+                 const float* C) {
+    if (s % 16 != 0 || s > 128) return false;
+    if (!C) C = A;
+    const std::int64_t blocks = (k + 15) / 16;
+    for (std::int64_t r0 = 0; r0 < k;) {
+        // From the block holding the tile's first diagonal entry to the last block with a column < k;
+        // six rows while the tile fits the 32 registers with room for the loaded row, three beyond.
+        const std::int64_t first = r0 / 16, V = blocks - first;
+        const std::int64_t rows = std::min<std::int64_t>(k - r0, V <= 4 ? 6 : 3);
+        const std::int64_t c0 = first * 16;
+        switch (V) {
+            case 1: syrk_rows_avx512<1>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 2: syrk_rows_avx512<2>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 3: syrk_rows_avx512<3>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 4: syrk_rows_avx512<4>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 5: syrk_rows_avx512<5>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 6: syrk_rows_avx512<6>(G, n, s, w, A, C, r0, rows, c0); break;
+            case 7: syrk_rows_avx512<7>(G, n, s, w, A, C, r0, rows, c0); break;
+            default: syrk_rows_avx512<8>(G, n, s, w, A, C, r0, rows, c0); break;
+        }
+        r0 += rows;
+    }
+    return true;
+}
+#endif
+
+// The row operations of the factorisation. `wide`: s is a multiple of 16 and rows may be processed
+// in whole 16-float blocks, from the block holding `begin` to the end of the row's block holding
+// k - 1 (the extra lanes are below the diagonal or padding: never read).
+#if defined(__AVX512F__)
+constexpr bool kWideRows = true;
+#else
+constexpr bool kWideRows = false;
+#endif
+
+// Rows r in [from, to) of A, columns [r, k): A[r][j] -= sum_q R[q][r] R[q][j] (the rank-4 update
+// by a block's four rows of U). Wide: column block by column block, the four rows' vectors loaded
+// once per block and every row reaching that block updated with them (four FMAs per loaded vector).
+inline void trailing_rank4(float* A, std::int64_t s, float* const (&R)[4], std::int64_t from, std::int64_t to,
+                           std::int64_t k, bool wide) {
+#if defined(__AVX512F__)
+    if (wide) {
+        for (std::int64_t j = from & ~std::int64_t{15}; j < k; j += 16) {
+            const __m512 p0 = _mm512_loadu_ps(R[0] + j), p1 = _mm512_loadu_ps(R[1] + j), p2 = _mm512_loadu_ps(R[2] + j),
+                         p3 = _mm512_loadu_ps(R[3] + j);
+            const std::int64_t last = std::min(to, j + 16);  // row r's columns start in block r & ~15
+            for (std::int64_t r = from; r < last; ++r) {
+                float* a = A + r * s + j;
+                __m512 v = _mm512_loadu_ps(a);
+                v = _mm512_fnmadd_ps(_mm512_set1_ps(R[0][r]), p0, v);
+                v = _mm512_fnmadd_ps(_mm512_set1_ps(R[1][r]), p1, v);
+                v = _mm512_fnmadd_ps(_mm512_set1_ps(R[2][r]), p2, v);
+                v = _mm512_fnmadd_ps(_mm512_set1_ps(R[3][r]), p3, v);
+                _mm512_storeu_ps(a, v);
+            }
+        }
+        return;
+    }
+#endif
+    (void)wide;
+    for (std::int64_t r = from; r < to; ++r) {
+        float* a = A + r * s;
+        const float l0 = R[0][r], l1 = R[1][r], l2 = R[2][r], l3 = R[3][r];
+#pragma omp simd
+        for (std::int64_t j = r; j < k; ++j) a[j] -= l0 * R[0][j] + l1 * R[1][j] + l2 * R[2][j] + l3 * R[3][j];
+    }
+}
+
+// sum of a[j] x[j] over j in [begin, end) exactly (masked: the lanes outside may hold anything).
+inline float row_dot(const float* a, const float* x, std::int64_t begin, std::int64_t end, bool wide) {
+#if defined(__AVX512F__)
+    if (wide) {
+        __m512 acc = _mm512_setzero_ps();
+        for (std::int64_t j = begin & ~std::int64_t{15}; j < end; j += 16) {
+            const std::int64_t lo = std::max<std::int64_t>(begin - j, 0), hi = std::min<std::int64_t>(end - j, 16);
+            const auto mask = static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + j), _mm512_maskz_loadu_ps(mask, x + j), acc);
+        }
+        return _mm512_reduce_add_ps(acc);
+    }
+#endif
+    (void)wide;
+    return dot(a + begin, x + begin, end - begin);
+}
+
+}  // namespace
+
+void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
+                   const float* C) {
+#if defined(__AVX512F__)
+    if (syrk_avx512(G, n, k, s, w, A, C)) return;
+#endif
+    syrk_generic(G, n, k, s, w, A, C);
+}
+
+void weighted_sum(const float* G, std::int64_t n, std::int64_t s, const float* a, float* out) {
+    for (std::int64_t i = 0; i < n; ++i)
+        if (a[i] != 0.0f) axpy(a[i], G + i * s, out, s);
+}
+
+namespace {
+
+// The 4 x 4 (nb x nb) diagonal block of U at rows/columns c0..: scalar Cholesky of the block as the
+// earlier blocks left it; u[p][q] (p <= q) and inv[q] = 1 / u[q][q] are written to the caller's
+// arrays and the block's entries of A. False when a pivot is not positive.
+inline bool factor_diagonal_block(float* A, std::int64_t s, std::int64_t c0, int nb, float (&u)[4][4], float (&inv)[4]) {
+    for (int q = 0; q < nb; ++q) {
+        const float* row = A + (c0 + q) * s + c0;
+        for (int q2 = q; q2 < nb; ++q2) u[q][q2] = row[q2];
+    }
+    for (int q = 0; q < nb; ++q) {
+        float d = u[q][q];
+        for (int p = 0; p < q; ++p) d -= u[p][q] * u[p][q];
+        if (!(d > 0.0f) || !std::isfinite(d)) return false;
+        u[q][q] = std::sqrt(d);
+        inv[q] = 1.0f / u[q][q];
+        for (int q2 = q + 1; q2 < nb; ++q2) {
+            float v = u[q][q2];
+            for (int p = 0; p < q; ++p) v -= u[p][q] * u[p][q2];
+            u[q][q2] = v * inv[q];
+        }
+    }
+    for (int q = 0; q < nb; ++q) {
+        float* row = A + (c0 + q) * s + c0;
+        for (int q2 = q; q2 < nb; ++q2) row[q2] = u[q][q2];
+    }
+    return true;
+}
+
+// The block's rows right of the diagonal block, columns [begin, k): row_q = (row_q - sum_{p<q}
+// u[p][q] row_p) / u[q][q], all rows of a 16-column block at once.
+inline void factor_panel(float* const (&R)[4], int nb, const float (&u)[4][4], const float (&inv)[4], std::int64_t begin,
+                         std::int64_t k, bool wide) {
+#if defined(__AVX512F__)
+    if (wide) {
+        std::int64_t j = begin & ~std::int64_t{15};
+        // The first block may start inside the diagonal block: those lanes are kept.
+        auto mask = static_cast<__mmask16>(0xFFFFu << (begin - j));
+        for (; j < k; j += 16, mask = 0xFFFF) {
+            __m512 v[4];
+            for (int q = 0; q < nb; ++q) {
+                v[q] = _mm512_loadu_ps(R[q] + j);
+                for (int p = 0; p < q; ++p) v[q] = _mm512_fnmadd_ps(_mm512_set1_ps(u[p][q]), v[p], v[q]);
+                v[q] = _mm512_mul_ps(v[q], _mm512_set1_ps(inv[q]));
+                _mm512_mask_storeu_ps(R[q] + j, mask, v[q]);
+            }
+        }
+        return;
+    }
+#endif
+    (void)wide;
+    for (int q = 0; q < nb; ++q) {
+        for (int p = 0; p < q; ++p) axpy(-u[p][q], R[p] + begin, R[q] + begin, k - begin);
+        scale(inv[q], R[q] + begin, k - begin);
+    }
+}
+
+}  // namespace
+
+bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x) {
+    // Right-looking, four rows of U at a time. For each block: its 4 x 4 diagonal block (scalar),
+    // its rows right of it (vector, one pass), b's four entries (the forward substitution), then the
+    // rank-4 update of every later row (four FMAs per loaded vector) and of b. The next block's rows
+    // are updated first and its diagonal block factored right away, so that short serial chain
+    // (square roots, divisions) overlaps the vector work on the remaining rows. All accesses are rows.
+    const bool wide = kWideRows && s % 16 == 0;
+    float u[4][4] = {}, inv[4] = {};
+    if (k > 0 && !factor_diagonal_block(A, s, 0, static_cast<int>(std::min<std::int64_t>(4, k)), u, inv)) return false;
+    for (std::int64_t c0 = 0; c0 < k; c0 += 4) {
+        const int nb = static_cast<int>(std::min<std::int64_t>(4, k - c0));
+        const std::int64_t next = c0 + nb;
+        float* R[4];
+        for (int q = 0; q < 4; ++q) R[q] = A + std::min<std::int64_t>(c0 + q, k - 1) * s;
+        if (next < k) factor_panel(R, nb, u, inv, next, k, wide);
+        float y[4] = {};
+        for (int q = 0; q < nb; ++q) {
+            float v = b[c0 + q];
+            for (int p = 0; p < q; ++p) v -= u[p][q] * y[p];
+            y[q] = b[c0 + q] = v * inv[q];
+        }
+        if (next >= k) break;
+        // nb is 4 here (only the last block can be short, and it has no later rows).
+        auto update_rows = [&](std::int64_t from, std::int64_t to) { trailing_rank4(A, s, R, from, to, k, wide); };
+        const std::int64_t lookahead = std::min<std::int64_t>(next + 4, k);
+        update_rows(next, lookahead);
+        const bool ok = factor_diagonal_block(A, s, next, static_cast<int>(lookahead - next), u, inv);
+        update_rows(lookahead, k);
+        for (std::int64_t j = next; j < k; ++j) b[j] -= R[0][j] * y[0] + R[1][j] * y[1] + R[2][j] * y[2] + R[3][j] * y[3];
+        if (!ok) return false;
+    }
+    // b now holds y = U^-T b; back substitution U x = y, four rows at a time from the last: their
+    // dot products with the x already known are independent, then a 4 x 4 triangle.
+    for (std::int64_t r0 = (k - 1) / 4 * 4; r0 >= 0; r0 -= 4) {
+        const int m = static_cast<int>(std::min<std::int64_t>(4, k - r0));
+        const std::int64_t e = r0 + m;
+        float t[4];
+        for (int q = 0; q < m; ++q) t[q] = b[r0 + q] - (e < k ? row_dot(A + (r0 + q) * s, x, e, k, wide) : 0.0f);
+        for (int q = m - 1; q >= 0; --q) {
+            const float* row = A + (r0 + q) * s;
+            float v = t[q];
+            for (int q2 = q + 1; q2 < m; ++q2) v -= row[r0 + q2] * x[r0 + q2];
+            x[r0 + q] = v / row[r0 + q];
+        }
+    }
+    return true;
+}
+
 namespace ref {
+
+void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A) {
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t r = 0; r < k; ++r)
+            for (std::int64_t c = r; c < k; ++c) A[r * s + c] += w[i] * G[i * s + r] * G[i * s + c];
+}
+
+bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x) {
+    // L = U^T, from the upper triangle: a(r, c) for c <= r is A[c][r].
+    std::vector<double> L(static_cast<std::size_t>(k * k), 0.0), y(static_cast<std::size_t>(k)), z(static_cast<std::size_t>(k));
+    auto l = [&](std::int64_t r, std::int64_t c) -> double& { return L[static_cast<std::size_t>(r * k + c)]; };
+    for (std::int64_t r = 0; r < k; ++r)
+        for (std::int64_t c = 0; c <= r; ++c) {
+            double v = A[c * s + r];
+            for (std::int64_t t = 0; t < c; ++t) v -= l(r, t) * l(c, t);
+            if (c == r) {
+                if (!(v > 0.0)) return false;
+                l(r, r) = std::sqrt(v);
+            } else {
+                l(r, c) = v / l(c, c);
+            }
+        }
+    for (std::int64_t r = 0; r < k; ++r) {
+        double v = b[r];
+        for (std::int64_t t = 0; t < r; ++t) v -= l(r, t) * y[static_cast<std::size_t>(t)];
+        y[static_cast<std::size_t>(r)] = v / l(r, r);
+    }
+    for (std::int64_t r = k - 1; r >= 0; --r) {
+        double v = y[static_cast<std::size_t>(r)];
+        for (std::int64_t t = r + 1; t < k; ++t) v -= l(t, r) * z[static_cast<std::size_t>(t)];
+        z[static_cast<std::size_t>(r)] = v / l(r, r);
+    }
+    for (std::int64_t r = 0; r < k; ++r) x[r] = static_cast<float>(z[static_cast<std::size_t>(r)]);
+    return true;
+}
 
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out) {

@@ -69,7 +69,28 @@ int cg_solve(const float* M, std::int64_t k, std::int64_t s, SparsePass&& sparse
     return it;
 }
 
+// The Cholesky solver's kernels. A is a k x k symmetric matrix stored by rows of stride s (s >= k),
+// of which only the upper triangle (row r, columns r..k-1) is read: in row-major storage the factor
+// U of A = U^T U then has contiguous rows, and every step of the factorisation is a row operation.
+//
+// A += sum_i w_i g_i g_i^T over the n rows g_i of G (stride s), upper triangle. Entries below the
+// diagonal and columns k..s-1 inside the touched 16-column blocks may be written too (meaningless).
+// With C given, A = C + sum_i ... instead (C's upper triangle read, A's written; saves a copy).
+void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
+                   const float* C = nullptr);
+// out[0..s) += sum_i a_i g_i.
+void weighted_sum(const float* G, std::int64_t n, std::int64_t s, const float* a, float* out);
+// Solves A x = b by an in-place Cholesky factorisation A = U^T U (upper triangle of A, rows of
+// stride s; b has s floats of room). b is carried through the factorisation (the forward substitution
+// U^T y = b for free), then U x = y by back substitution. A and b are overwritten; x[0..k) is
+// written. Returns false, leaving x untouched, when a pivot is not positive (A is not numerically
+// positive definite).
+bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x);
+
 namespace ref {
+void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A);
+// The textbook algorithm in double precision, same contract as above (A and b are only read).
+bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x);
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out);
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
