@@ -63,9 +63,26 @@ StringTable StringTable::from_flat(std::vector<std::uint64_t> offsets, std::vect
 }
 
 void StringTable::build_sorted() {
-    std::vector<std::uint32_t> order(size());
-    std::iota(order.begin(), order.end(), 0u);
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return (*this)[a] < (*this)[b]; });
+    // Ascending by bytes (as unsigned), equal strings by index. Sorted on each string's first eight
+    // bytes as a big-endian number first (zero-padded), which settles almost every comparison of ids
+    // and hashes without following the offsets into the byte blob; ties compare the strings.
+    const std::size_t n = size();
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view str = (*this)[i];
+        std::uint64_t key = 0;
+        for (std::size_t b = 0; b < 8; ++b)
+            key = (key << 8) | (b < str.size() ? static_cast<unsigned char>(str[b]) : 0u);
+        keys[i] = {key, static_cast<std::uint32_t>(i)};
+    }
+    std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+        if (a.first != b.first) return a.first < b.first;
+        const std::string_view sa = (*this)[a.second], sb = (*this)[b.second];
+        if (sa != sb) return sa < sb;
+        return a.second < b.second;
+    });
+    std::vector<std::uint32_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = keys[i].second;
     sorted_ = Buffer<std::uint32_t>(std::move(order));
 }
 
