@@ -67,7 +67,7 @@ std::vector<float> dense(const Matrix& m) {
 
 int main(int argc, char** argv) try {
     std::string gaussian, model_path, out_dir = "build/bench-data/ann", kinds = "graph,forest";
-    std::string ef_list = "10,16,24,32,48,64,96,128,192", sk_list = "1000,1500,2000,2500,3000,4000,8000";
+    std::string ef_list = "10,16,24,32,48,64,96,128,160,192", sk_list = "1000,1500,2000,2500,3000,4000,8000";
     int n_queries = 10000, k = 10, threads = 2, trees = 50, leaf_size = IndexBuildOptions{}.leaf_size;
     std::string efc_list = std::to_string(IndexBuildOptions{}.ef_construction);
     std::string m_list = "16,32";

@@ -240,6 +240,10 @@ private:
     std::vector<std::unique_ptr<Workspace>> spaces_;
 };
 
+// How many of the next row's factor rows CG prefetches during a row's passes (at most): more than
+// a row's worth of cache lines in flight only queues behind the current row's.
+constexpr std::size_t kPrefetchRows = 48;
+
 void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
             std::int64_t cap) {
     const std::int64_t k = Y.cols(), s = Y.stride();
@@ -263,27 +267,31 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
     {
         Workspace& ws = spaces.at(omp_get_thread_num());
         RowBlocks blocks(ws, Y);
+        // CG: the passes after the first run from cache; each also starts fetching a share of the
+        // next row's factor rows (usually this thread's next row; harmless when it is not), so the
+        // next gather finds them in cache instead of stalling on memory.
+        std::span<const std::int32_t> ahead;
+        std::int64_t ahead_per_pass = 0;
         auto sparse = [&](const float* v, bool with_a, float wscale, float* out) {
-            if (with_a)  // the residual pass, always the first: it gathers the row
+            if (with_a) {  // the residual pass, always the first: it gathers the row
                 blocks.first_pass(v, wscale, out);
-            else
-                blocks.for_each([&](const float* G, const float* w, const float*, std::int64_t m) {
-                    kernels::weighted_rank1_pass(G, m, s, w, nullptr, wscale, v, out);
-                });
+                return;
+            }
+            const auto n = std::min<std::int64_t>(ahead_per_pass, static_cast<std::int64_t>(ahead.size()));
+            kernels::prefetch_rows(Y.data(), s, ahead.data(), n);
+            ahead = ahead.subspan(static_cast<std::size_t>(n));
+            blocks.for_each([&](const float* G, const float* w, const float*, std::int64_t m) {
+                kernels::weighted_rank1_pass(G, m, s, w, nullptr, wscale, v, out);
+            });
         };
         // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
 #pragma omp for schedule(dynamic, 16)
         for (std::int64_t u = 0; u < cui.rows; ++u) {
             blocks.reset(cui.row_indices(u), cui.row_values(u));
-            // Start fetching the next row's first factor rows now, so their cache misses overlap
-            // this row's arithmetic instead of stalling the next gather (usually this thread's next
-            // row; harmless when it is not).
-            // CG: start fetching the next row's first factor rows now, so their cache misses overlap
-            // this row's arithmetic instead of stalling the next gather (usually this thread's next
-            // row; harmless when it is not). Measured: the Cholesky path is faster without it.
-            if (!cholesky && u + 1 < cui.rows) {
-                auto next = cui.row_indices(u + 1);
-                kernels::prefetch_rows(Y.data(), s, next.data(), std::min<std::int64_t>(16, static_cast<std::int64_t>(next.size())));
+            if (!cholesky) {  // (measured: the Cholesky path is faster without prefetching ahead)
+                ahead = u + 1 < cui.rows ? cui.row_indices(u + 1) : std::span<const std::int32_t>{};
+                ahead = ahead.first(std::min<std::size_t>(ahead.size(), kPrefetchRows));
+                ahead_per_pass = (static_cast<std::int64_t>(ahead.size()) + options.cg_steps - 1) / options.cg_steps;
             }
             if (cholesky)
                 solve_cholesky(blocks, ws, gram.get(), k, s, X.row(u));
