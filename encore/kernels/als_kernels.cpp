@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #endif
 
+#include "encore/kernels/simd_reduce.hpp"
+
 namespace encore::kernels {
 
 void gather_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n, float* dst) {
@@ -91,20 +93,7 @@ void rank1_pass_avx512(const float* G, std::int64_t n, std::int64_t s, const flo
 #endif
 
 #if defined(__AVX512F__)
-// Sums of 16 vectors in one: lane r of the result = the horizontal sum of d[r]. A transpose-and-add
-// tree (45 shuffles/adds for 16 rows) instead of 16 separate reductions (~8 dependent ops each).
-inline __m512 reduce16(const __m512* d) {
-    __m512 t[8];
-    for (int q = 0; q < 8; ++q)
-        t[q] = _mm512_add_ps(_mm512_unpacklo_ps(d[2 * q], d[2 * q + 1]), _mm512_unpackhi_ps(d[2 * q], d[2 * q + 1]));
-    __m512 u[4];
-    for (int q = 0; q < 4; ++q)
-        u[q] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * q], t[2 * q + 1], 0x44), _mm512_shuffle_ps(t[2 * q], t[2 * q + 1], 0xEE));
-    // u[q]'s 128-bit lane l holds the partial sums of rows 4q..4q+3 over lane l: add the four lanes.
-    const __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x88), _mm512_shuffle_f32x4(u[0], u[1], 0xDD));
-    const __m512 y = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x88), _mm512_shuffle_f32x4(u[2], u[3], 0xDD));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
-}
+using detail::reduce16;
 
 // Where a pass reads its rows. Plain: rows of G with weights w and a (a may be null). Gather: rows
 // Y[idx[i]], copied to G row i with w and a computed from conf as they go (the first pass of a row,

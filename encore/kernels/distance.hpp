@@ -18,6 +18,12 @@ namespace encore::kernels {
 // "avx512", "avx2" or "scalar": the path this build uses (benchmarks print it).
 const char* distance_isa();
 
+// out[i] = dot_i8(q, codes + ids[i] * stride, n) for i < m: a batch of scattered candidates (ANN
+// beam expansions, forest leaves), sixteen at a time with one combined reduction where AVX-512 is
+// built in. Equal to dot_i8 up to the order of the additions.
+void dot_i8_gather(const float* q, const std::int8_t* codes, std::int64_t stride, const std::uint32_t* ids,
+                   std::size_t m, std::int64_t n, float* out);
+
 namespace ref {
 
 inline float inner_product(const float* a, const float* b, std::int64_t n) {

@@ -169,6 +169,11 @@ float AnnIndex::approx_score(const Prepared& q, std::int64_t row) const {
     return q.bias + kernels::dot_i8(q.scaled, code(row), code_stride_);
 }
 
+void AnnIndex::approx_scores(const Prepared& q, const std::uint32_t* rows, std::size_t m, float* out) const {
+    kernels::dot_i8_gather(q.scaled, codes_.data(), code_stride_, rows, m, code_stride_, out);
+    for (std::size_t i = 0; i < m; ++i) out[i] += q.bias;
+}
+
 std::vector<ScoredItem> AnnIndex::search_item(std::int64_t item, int k, int search) const {
     if (item < 0 || item >= size()) fail("item {} is out of range (the index has {} items)", item, size());
     return this->search(item_vector(item), k, search);

@@ -121,6 +121,8 @@ protected:
     const std::int8_t* code(std::int64_t row) const { return codes_.data() + row * code_stride_; }
     // Approximate score through the codes: within about 1e-3 of the exact one for unit vectors.
     float approx_score(const Prepared& q, std::int64_t row) const;
+    // approx_score for m rows at once (out[i] for rows[i]): one batched kernel call.
+    void approx_scores(const Prepared& q, const std::uint32_t* rows, std::size_t m, float* out) const;
 
     AnnMetric metric_ = AnnMetric::cosine;
     std::int64_t dim_ = 0;

@@ -132,8 +132,10 @@ void GraphIndex::search_layer(const Prepared& q, int level, std::vector<Candidat
                 kernels::prefetch_bytes(code(j), code_bytes);
             }
         std::size_t lowest = cursor + 1;
+        float score[2 * kMaxM];
+        approx_scores(q, fresh, m, score);  // all the fresh neighbours in one batch
         for (std::size_t i = 0; i < m; ++i) {
-            const float d = approx_dist(q, fresh[i]);
+            const float d = -score[i];
             if (pool.size() >= ef && !(d < pool.back().dist)) continue;
             auto it = std::upper_bound(pool.begin(), pool.end(), d,
                                        [](float v, const Candidate& c) { return v < c.dist; });
