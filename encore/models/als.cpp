@@ -22,8 +22,6 @@ namespace encore {
 
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 // A zero-filled, 64-byte aligned float array (per-thread scratch, padded Gram matrix).
 class AlignedFloats {
 public:
