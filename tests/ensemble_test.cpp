@@ -16,6 +16,7 @@
 #include "encore/models/family.hpp"
 #include "encore/retrieval/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
+#include "synth_split.hpp"
 #include "test_util.hpp"
 
 namespace encore {
@@ -31,11 +32,8 @@ std::string error_of(F f) {
     return "(no error)";
 }
 
-struct Data {
+struct Data : testing::SynthSplit {
     std::string plays;
-    Dataset all;
-    Split split;
-    Dataset train;
 };
 
 const Data& data() {
@@ -44,16 +42,7 @@ const Data& data() {
         auto* out = new Data;
         out->plays = dir.file("plays.tsv");
         SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2, .quiet = true};
-        write_synth(out->plays, so);
-        IngestOptions io;
-        io.format = InputFormat::lastfm360k;
-        io.quiet = true;
-        io.threads = 2;
-        out->all = ingest({out->plays}, io);
-        out->split = random_split(out->all.by_user, 0.2, 3, 2);
-        out->train = out->all;
-        out->train.by_user = out->split.train;
-        out->train.by_item = out->split.train.transpose(2);
+        static_cast<testing::SynthSplit&>(*out) = testing::synth_split(out->plays, so, 3);
         return out;
     }();
     return *d;
@@ -65,6 +54,16 @@ ModelOptions small(ModelKind kind) {
     o.als.factors = o.lsa.factors = 16;
     o.als.iterations = 6;
     return o;
+}
+
+// An ALS and a KNN model of the training set, trained once for the tests that need a pair.
+struct ModelPair {
+    Model als, knn;
+};
+const ModelPair& als_and_knn() {
+    static const ModelPair* p = new ModelPair{train_model(data().train, small(ModelKind::als), "test"),
+                                              train_model(data().train, small(ModelKind::knn), "test")};
+    return *p;
 }
 
 // Seeded features: x0 decides the label (true logit -1 + 2 x0), x1 and x2 are noise.
@@ -243,10 +242,8 @@ TEST(EnsembleQueries, OneModelEnsembleRanksExactlyAsItsModel) {
 }
 
 TEST(EnsembleQueries, CandidatesAreZScoredPerMember) {
-    const auto& d = data();
-    auto a = train_model(d.train, small(ModelKind::als), "test");
-    auto k = train_model(d.train, small(ModelKind::knn), "test");
-    std::vector<const Model*> two = {&a, &k};
+    const auto& pair = als_and_knn();
+    std::vector<const Model*> two = {&pair.als, &pair.knn};
     EnsembleScorer scorer(two);
     const std::int32_t items[] = {4};
     auto lists = scorer.related_lists_for(items, 20, 2);
@@ -264,9 +261,8 @@ TEST(EnsembleQueries, CandidatesAreZScoredPerMember) {
 
 TEST(EnsembleFit, SameSeedSameWeightsAndTheWeightsAreUsable) {
     const auto& d = data();
-    auto a = train_model(d.train, small(ModelKind::als), "test");
-    auto k = train_model(d.train, small(ModelKind::knn), "test");
-    std::vector<const Model*> two = {&a, &k};
+    const auto& pair = als_and_knn();
+    std::vector<const Model*> two = {&pair.als, &pair.knn};
     EnsembleScorer scorer(two);
     EnsembleFitOptions o;
     o.candidates = 20;

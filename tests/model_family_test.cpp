@@ -9,33 +9,19 @@
 #include "encore/models/family.hpp"
 #include "encore/retrieval/queries.hpp"
 #include "encore/util/error.hpp"
+#include "synth_split.hpp"
 #include "test_util.hpp"
 
 namespace encore {
 namespace {
 
-struct SynthData {
-    Dataset all;
-    Split split;
-    Dataset train;
-};
+using SynthData = testing::SynthSplit;
 
 const SynthData& synth() {
     static SynthData* d = [] {
         testing::TempDir dir;
         SynthOptions so{.users = 400, .items = 300, .genres = 8, .max_items_per_user = 20, .seed = 3, .threads = 2, .quiet = true};
-        write_synth(dir.file("plays.tsv"), so);
-        IngestOptions io;
-        io.format = InputFormat::lastfm360k;
-        io.quiet = true;
-        io.threads = 2;
-        auto* out = new SynthData;
-        out->all = ingest({dir.file("plays.tsv")}, io);
-        out->split = random_split(out->all.by_user, 0.2, 7, 2);
-        out->train = out->all;
-        out->train.by_user = out->split.train;
-        out->train.by_item = out->split.train.transpose(2);
-        return out;
+        return new SynthData(testing::synth_split(dir.file("plays.tsv"), so, 7));
     }();
     return *d;
 }

@@ -47,14 +47,14 @@ EnsembleScorer::EnsembleScorer(std::vector<const Model*> models) : models_(std::
         unit_items_.push_back(m->has_factors() && m->kind != "popular" ? normalized_rows(m->item_factors) : Matrix());
 }
 
-std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists(const ItemFilter& filter, int n,
-                                                                                int threads) const {
+namespace {
+
+// Every member's batch answer (one list per query row), as scored items.
+template <typename Batch>
+std::vector<std::vector<std::vector<ScoredItem>>> member_lists(const std::vector<const Model*>& models, Batch&& batch) {
     std::vector<std::vector<std::vector<ScoredItem>>> out;
-    QueryOptions q;
-    q.n = n;
-    q.threads = threads;
-    for (const Model* m : models_) {
-        auto recs = related_all(*m, filter, q);
+    for (const Model* m : models) {
+        auto recs = batch(*m);
         std::vector<std::vector<ScoredItem>> lists(recs.size());
         for (std::size_t i = 0; i < recs.size(); ++i) lists[i] = to_scored(recs[i]);
         out.push_back(std::move(lists));
@@ -62,20 +62,23 @@ std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists(
     return out;
 }
 
+}  // namespace
+
+std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists(const ItemFilter& filter, int n,
+                                                                                int threads) const {
+    QueryOptions q;
+    q.n = n;
+    q.threads = threads;
+    return member_lists(models_, [&](const Model& m) { return related_all(m, filter, q); });
+}
+
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::recommend_lists(const ItemFilter& filter, int n,
                                                                                   int threads) const {
-    std::vector<std::vector<std::vector<ScoredItem>>> out;
     QueryOptions q;
     q.n = n;
     q.threads = threads;
     q.filter_played = true;
-    for (const Model* m : models_) {
-        auto recs = recommend_all(*m, filter, q);
-        std::vector<std::vector<ScoredItem>> lists(recs.size());
-        for (std::size_t u = 0; u < recs.size(); ++u) lists[u] = to_scored(recs[u]);
-        out.push_back(std::move(lists));
-    }
-    return out;
+    return member_lists(models_, [&](const Model& m) { return recommend_all(m, filter, q); });
 }
 
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists_for(std::span<const std::int32_t> items,

@@ -7,7 +7,6 @@
 #include <limits>
 #include <tuple>
 
-#include <sys/mman.h>
 
 #include <omp.h>
 
@@ -15,6 +14,7 @@
 #include "encore/kernels/distance.hpp"
 #include "encore/retrieval/forest.hpp"
 #include "encore/util/error.hpp"
+#include "encore/util/memory.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
 
@@ -54,12 +54,7 @@ template <typename T>
 std::vector<T> huge_page_vector(std::size_t n) {
     std::vector<T> v;
     v.reserve(n);
-#ifdef MADV_HUGEPAGE
-    constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-    const auto begin = (reinterpret_cast<std::uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
-    const auto end = reinterpret_cast<std::uintptr_t>(v.data() + n) & ~(kHuge - 1);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is fine
-#endif
+    advise_huge_pages(v.data(), n * sizeof(T));  // before the first touch
     v.resize(n);
     return v;
 }
