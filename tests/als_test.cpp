@@ -275,15 +275,98 @@ TEST(AlsKernels, CholeskySolveMatchesReference) {
     EXPECT_FALSE(kernels::ref::cholesky_solve(B.data(), 2, 4, b.data(), x.data()));
 }
 
-TEST(AlsKernels, GatherRows) {
+// The batched solve: sixteen systems of every size around the blocks (and strides that take the
+// portable path), two unused lanes and one indefinite system among them. Each answer matches the
+// double-precision reference, the indefinite lane is reported with its x untouched, padding stays,
+// and a lane's answer does not depend on its neighbours (bit for bit).
+TEST(AlsKernels, CholeskySolve16MatchesReference) {
+    std::mt19937 rng(16);
+    std::normal_distribution<float> g;
+    for (std::int64_t k : {1, 2, 3, 4, 5, 7, 16, 17, 31, 33, 64, 65, 100, 128}) {
+        for (std::int64_t s : {(k + 15) / 16 * 16, (k + 15) / 16 * 16 + 16, k + 3}) {
+            // Lane l: A_l = B B^T / k + 0.1 I in rows 0..k-1, b_l in row k (the layout ALS builds).
+            std::vector<std::vector<float>> sys(16);
+            for (auto& m : sys) {
+                m.assign(static_cast<std::size_t>((k + 1) * s), 7.0f);  // junk below the diagonal and in padding
+                std::vector<float> B(static_cast<std::size_t>(k * k));
+                for (auto& e : B) e = g(rng);
+                for (std::int64_t r = 0; r < k; ++r)
+                    for (std::int64_t c = r; c < k; ++c) {
+                        double v = r == c ? 0.1 : 0.0;
+                        for (std::int64_t t = 0; t < k; ++t)
+                            v += static_cast<double>(B[static_cast<std::size_t>(r * k + t)]) *
+                                 B[static_cast<std::size_t>(c * k + t)] / static_cast<double>(k);
+                        m[static_cast<std::size_t>(r * s + c)] = static_cast<float>(v);
+                    }
+                for (std::int64_t j = 0; j < s; ++j) m[static_cast<std::size_t>(k * s + j)] = j < k ? g(rng) : 0.0f;
+            }
+            constexpr int kBad = 7;  // indefinite: its last diagonal entry made negative
+            sys[kBad][static_cast<std::size_t>((k - 1) * s + k - 1)] = -1.0f;
+            const auto original = sys;
+            std::vector<std::vector<float>> x(16, std::vector<float>(static_cast<std::size_t>(s), -1.0f));
+            float *A[16], *b[16], *xp[16];
+            for (int l = 0; l < 16; ++l) {
+                const bool unused = l == 5 || l == 11;
+                A[l] = unused ? nullptr : sys[static_cast<std::size_t>(l)].data();
+                b[l] = unused ? nullptr : A[l] + k * s;
+                xp[l] = unused ? nullptr : x[static_cast<std::size_t>(l)].data();
+            }
+            std::vector<float> scratch(static_cast<std::size_t>(kernels::cholesky_solve16_scratch(k)) + 16);
+            float* aligned = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch.data()) + 63) / 64 * 64);
+            const std::uint32_t failed = kernels::cholesky_solve16(A, k, s, b, xp, aligned);
+            EXPECT_EQ(failed, 1u << kBad) << "k=" << k << " s=" << s;
+            for (int l = 0; l < 16; ++l) {
+                if (!A[l]) continue;
+                const auto& xl = x[static_cast<std::size_t>(l)];
+                if (l == kBad) {
+                    for (float v : xl) ASSERT_EQ(v, -1.0f);
+                    continue;
+                }
+                auto m = original[static_cast<std::size_t>(l)];
+                std::vector<float> want(static_cast<std::size_t>(k));
+                ASSERT_TRUE(kernels::ref::cholesky_solve(m.data(), k, s, m.data() + k * s, want.data()));
+                double scale = 0;
+                for (float v : want) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+                for (std::int64_t j = 0; j < k; ++j)
+                    ASSERT_NEAR(xl[static_cast<std::size_t>(j)], want[static_cast<std::size_t>(j)], 2e-3 * (1 + scale))
+                        << "k=" << k << " s=" << s << " lane " << l << " j=" << j;
+                for (std::int64_t j = k; j < s; ++j) ASSERT_EQ(xl[static_cast<std::size_t>(j)], -1.0f);
+            }
+            // Lane 0's system alone (every other lane unused) gives the same bits.
+            auto alone = original[0];
+            std::vector<float> x0(static_cast<std::size_t>(s), -1.0f);
+            float *A1[16] = {}, *b1[16] = {}, *x1[16] = {};
+            A1[0] = alone.data();
+            b1[0] = alone.data() + k * s;
+            x1[0] = x0.data();
+            EXPECT_EQ(kernels::cholesky_solve16(A1, k, s, b1, x1, aligned), 0u);
+            EXPECT_EQ(x0, x[0]) << "k=" << k << " s=" << s;
+        }
+    }
+}
+
+// The gather with the right-hand side fused: rows copied, weights derived from the confidences, and
+// sum += a_i g_i in the same order (so bit for bit) as weighted_sum over the gathered block.
+TEST(AlsKernels, GatherRowsWeighted) {
     const std::int64_t s = 32;
     std::vector<float> src(10 * s);
-    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 97) * 0.37f - 3.0f;
     std::vector<std::int32_t> idx = {9, 0, 3, 3, 7, 1, 2, 8, 5, 6, 4};
-    std::vector<float> dst(idx.size() * s);
-    kernels::gather_rows(src.data(), s, idx.data(), static_cast<std::int64_t>(idx.size()), dst.data());
-    for (std::size_t i = 0; i < idx.size(); ++i)
-        for (std::int64_t j = 0; j < s; ++j) ASSERT_EQ(dst[i * s + j], src[idx[i] * s + j]);
+    std::vector<float> conf = {1.0f, 3.5f, -2.0f, 0.25f, 40.0f, 1.0f, -1.0f, 2.0f, 7.0f, 1.5f, 0.0f};
+    const auto n = static_cast<std::int64_t>(idx.size());
+    std::vector<float> G(static_cast<std::size_t>(n * s)), w(idx.size()), a(idx.size()), sum(s, 0.5f), want(s, 0.5f);
+    kernels::gather_rows_weighted(src.data(), s, idx.data(), conf.data(), n, G.data(), w.data(), a.data(), sum.data());
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+        for (std::int64_t j = 0; j < s; ++j) ASSERT_EQ(G[i * s + j], src[idx[i] * s + j]);
+        EXPECT_EQ(w[i], std::fabs(conf[i]) - 1.0f);
+        EXPECT_EQ(a[i], std::max(conf[i], 0.0f));
+    }
+    kernels::weighted_sum(G.data(), n, s, a.data(), want.data());
+    EXPECT_EQ(sum, want);
+    // Without a sum: the same gather.
+    std::vector<float> G2(G.size());
+    kernels::gather_rows_weighted(src.data(), s, idx.data(), conf.data(), n, G2.data(), w.data(), a.data(), nullptr);
+    EXPECT_EQ(G2, G);
 }
 
 // ---- the solvers ----

@@ -14,13 +14,28 @@
 
 namespace encore::kernels {
 
-void gather_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n, float* dst) {
+void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
+                          float* G, float* w, float* a, float* sum) {
     // The rows are scattered over a matrix far bigger than cache: ask for a few rows ahead so the
     // loads overlap instead of stalling one after another.
     constexpr std::int64_t kAhead = 16;
     for (std::int64_t i = 0; i < n; ++i) {
         if (i + kAhead < n) prefetch_rows(src, s, idx + i + kAhead, 1);
-        copy(src + static_cast<std::int64_t>(idx[i]) * s, dst + i * s, s);
+        const float* row = src + static_cast<std::int64_t>(idx[i]) * s;
+        float* g = G + i * s;
+        const float c = conf[i];
+        w[i] = std::fabs(c) - 1.0f;
+        a[i] = c > 0.0f ? c : 0.0f;
+        if (sum && a[i] != 0.0f) {
+            const float ai = a[i];
+#pragma omp simd
+            for (std::int64_t j = 0; j < s; ++j) {
+                g[j] = row[j];
+                sum[j] += ai * row[j];
+            }
+        } else {
+            copy(row, g, s);
+        }
     }
 }
 
@@ -248,11 +263,7 @@ void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx
 #if defined(__AVX512F__)
     if (n > 0 && pass16(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out)) return;
 #endif
-    gather_rows(src, s, idx, n, G);
-    for (std::int64_t i = 0; i < n; ++i) {
-        w[i] = std::fabs(conf[i]) - 1.0f;
-        a[i] = conf[i] > 0.0f ? conf[i] : 0.0f;
-    }
+    gather_rows_weighted(src, s, idx, conf, n, G, w, a, nullptr);
     weighted_rank1_pass(G, n, s, w, a, wscale, v, out);
 }
 
@@ -600,6 +611,231 @@ bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x
         }
     }
     return true;
+}
+
+namespace {
+
+#if defined(__AVX512F__)
+// The 16 x 16 transpose of v (in place): afterwards lane l of v[t] = old lane t of v[l].
+// GCC 12's unpack/shuffle intrinsics start from an "undefined" vector that its -Wuninitialized
+// flags when inlined (GCC bug 105593, fixed in 13): silenced here only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+inline void transpose16(__m512 (&v)[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]), c = _mm512_castps_pd(t[i + 2]),
+                      d = _mm512_castps_pd(t[i + 3]);
+        v[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        v[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        v[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        v[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    // Now v[i] holds, per 128-bit quarter q, column (i % 4) of the 4 x 4 block of rows 4 (i / 4)..+3
+    // and columns 4 q..: exchange quarters between the groups of four.
+    for (int i = 0; i < 4; ++i) {
+        const __m512 a = v[i], b = v[4 + i], c = v[8 + i], d = v[12 + i];
+        const __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xEE);
+        const __m512 cd_lo = _mm512_shuffle_f32x4(c, d, 0x44), cd_hi = _mm512_shuffle_f32x4(c, d, 0xEE);
+        v[i] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+        v[4 + i] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
+        v[8 + i] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+        v[12 + i] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+}  // namespace
+
+namespace {
+#if defined(__AVX512F__)
+// The packed upper triangle of a k x k matrix of vectors: row i holds columns i..k-1, and (i, j)
+// sits at packed_row(i, k) + j.
+inline std::int64_t packed_row(std::int64_t i, std::int64_t k) { return i * (2 * k - i - 1) / 2; }
+
+// rsqrt(d) refined by one Newton step, lane by lane.
+inline __m512 inverse_sqrt16(__m512 d) {
+    const __m512 r = _mm512_rsqrt14_ps(d);
+    const __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), d), _mm512_mul_ps(r, r));
+    return _mm512_mul_ps(r, _mm512_sub_ps(_mm512_set1_ps(1.5f), h));
+}
+
+// The factorisation works on the augmented matrix [A | b]: k rows, k + 1 columns (b is column k),
+// packed (row i holds columns i..k). Factoring it leaves U in columns < k and y = U^-T b in column k,
+// so the forward substitution needs no pass of its own. Left-looking, four rows of U at a time:
+// a register tile (NR rows x W columns) sums the updates of every earlier row of U, reading each
+// earlier row's entries once per tile; the diagonal tile is then factored in registers, and every
+// tile right of it gets the block's triangular solve in registers before its single store.
+
+// An empty asm that claims to modify v: the compiler must hold v in a register here, so it loads a
+// vector once for its NR uses instead of folding a load into every FMA (which made the tile
+// load-bound: one 512-bit load per FMA).
+inline void keep_in_register(__m512& v) {
+#if defined(__GNUC__)
+    asm("" : "+v"(v));
+#else
+    (void)v;
+#endif
+}
+
+// acc[r][t] = X(c0 + r, j0 + t) - sum_{q < c0} U(q, c0 + r) U(q, j0 + t) (for j0 + t >= c0 + r).
+template <int NR, int W>
+inline void tile_sums16(const __m512* L, std::int64_t kk, std::int64_t c0, std::int64_t j0, __m512 (&acc)[NR][W]) {
+    for (int r = 0; r < NR; ++r)
+        for (int t = 0; t < W; ++t)
+            acc[r][t] = j0 + t >= c0 + r ? L[packed_row(c0 + r, kk) + j0 + t] : _mm512_setzero_ps();
+    for (std::int64_t q = 0; q < c0; ++q) {
+        const __m512* U = L + packed_row(q, kk);
+        __m512 a[NR];
+        for (int r = 0; r < NR; ++r) a[r] = U[c0 + r];
+        for (int t = 0; t < W; ++t) {
+            __m512 p = U[j0 + t];
+            keep_in_register(p);
+            for (int r = 0; r < NR; ++r) acc[r][t] = _mm512_fnmadd_ps(a[r], p, acc[r][t]);
+        }
+    }
+}
+
+// The diagonal block (NR x NR at c0): its sums, then its Cholesky factorisation lane by lane. The
+// diagonal keeps 1 / u_rr (the later solves multiply). Lanes with a pivot that is not positive and
+// finite are added to `failed` and go on with pivot 1 (their results are discarded).
+template <int NR>
+void factor_diagonal16(__m512* L, std::int64_t kk, std::int64_t c0, __mmask16& failed) {
+    __m512 acc[NR][NR];
+    tile_sums16<NR, NR>(L, kk, c0, c0, acc);
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), inf = _mm512_set1_ps(INFINITY);
+    for (int r = 0; r < NR; ++r) {
+        const __m512 d = acc[r][r];
+        const __mmask16 ok = _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(d, inf, _CMP_LT_OQ);
+        failed |= static_cast<__mmask16>(~ok);
+        const __m512 inv = inverse_sqrt16(_mm512_mask_blend_ps(ok, one, d));
+        acc[r][r] = inv;
+        for (int t = r + 1; t < NR; ++t) acc[r][t] = _mm512_mul_ps(acc[r][t], inv);
+        for (int i = r + 1; i < NR; ++i)
+            for (int t = i; t < NR; ++t) acc[i][t] = _mm512_fnmadd_ps(acc[r][i], acc[r][t], acc[i][t]);
+    }
+    for (int r = 0; r < NR; ++r)
+        for (int t = r; t < NR; ++t) L[packed_row(c0 + r, kk) + c0 + t] = acc[r][t];
+}
+
+// A tile right of the diagonal block: its sums, then U(block)^-T applied in registers.
+template <int NR, int W>
+void solve_tile16(__m512* L, std::int64_t kk, std::int64_t c0, std::int64_t j0) {
+    __m512 acc[NR][W];
+    tile_sums16<NR, W>(L, kk, c0, j0, acc);
+    for (int r = 0; r < NR; ++r) {
+        const __m512* D = L + packed_row(c0 + r, kk);  // row r of the factored diagonal block
+        for (int p = 0; p < r; ++p) {
+            const __m512 u = L[packed_row(c0 + p, kk) + c0 + r];
+            for (int t = 0; t < W; ++t) acc[r][t] = _mm512_fnmadd_ps(u, acc[p][t], acc[r][t]);
+        }
+        const __m512 inv = D[c0 + r];
+        for (int t = 0; t < W; ++t) acc[r][t] = _mm512_mul_ps(acc[r][t], inv);
+    }
+    for (int r = 0; r < NR; ++r)
+        for (int t = 0; t < W; ++t) L[packed_row(c0 + r, kk) + j0 + t] = acc[r][t];
+}
+
+template <int NR>
+void factor_block16(__m512* L, std::int64_t kk, std::int64_t c0, __mmask16& failed) {
+    factor_diagonal16<NR>(L, kk, c0, failed);
+    // Four columns per tile: 4 x 4 sums stay in registers through the triangular solve (six
+    // columns sum with fewer loads but spill there; measured slower).
+    std::int64_t j0 = c0 + NR;
+    for (; j0 + 4 <= kk; j0 += 4) solve_tile16<NR, 4>(L, kk, c0, j0);
+    switch (kk - j0) {
+        case 1: solve_tile16<NR, 1>(L, kk, c0, j0); break;
+        case 2: solve_tile16<NR, 2>(L, kk, c0, j0); break;
+        case 3: solve_tile16<NR, 3>(L, kk, c0, j0); break;
+        default: break;
+    }
+}
+
+std::uint32_t cholesky_solve16_avx512(float* const* A, std::int64_t k, std::int64_t s, float* const* b,
+                                      float* const* x, float* scratch) {
+    const std::int64_t kk = k + 1;
+    __m512* L = reinterpret_cast<__m512*>(scratch);  // packed [A | b]: k (k + 3) / 2 vectors
+    __m512* X = L + k * (k + 3) / 2;                  // the solutions: k vectors
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    __mmask16 missing = 0;
+    for (int l = 0; l < 16; ++l)
+        if (A[l] == nullptr) missing |= static_cast<__mmask16>(1u << l);
+    // In: lane l of L(i, j) = A[l][i][j] (and of L(i, k) = b[l][i]), 16 columns at a time through a
+    // 16 x 16 transpose. A missing system is the identity with b = 0.
+    __m512 v[16];
+    for (std::int64_t i = 0; i <= k; ++i) {
+        const std::int64_t begin = i < k ? i : 0;  // "row" k: b, which becomes column k
+        for (std::int64_t j0 = begin & ~std::int64_t{15}; j0 < k; j0 += 16) {
+            for (int l = 0; l < 16; ++l)
+                v[l] = A[l] == nullptr ? zero : _mm512_loadu_ps(i < k ? A[l] + i * s + j0 : b[l] + j0);
+            transpose16(v);
+            const std::int64_t hi = std::min(k, j0 + 16);
+            if (i < k) {
+                __m512* dst = L + packed_row(i, kk);
+                for (std::int64_t j = std::max(i, j0); j < hi; ++j) dst[j] = v[j - j0];
+            } else {
+                for (std::int64_t j = j0; j < hi; ++j) L[packed_row(j, kk) + k] = v[j - j0];
+            }
+        }
+    }
+    for (std::int64_t i = 0; i < k; ++i) {
+        __m512& d = L[packed_row(i, kk) + i];
+        d = _mm512_mask_blend_ps(missing, d, one);
+    }
+    __mmask16 failed = 0;
+    for (std::int64_t c0 = 0; c0 < k; c0 += 4) {
+        switch (std::min<std::int64_t>(4, k - c0)) {
+            case 1: factor_block16<1>(L, kk, c0, failed); break;
+            case 2: factor_block16<2>(L, kk, c0, failed); break;
+            case 3: factor_block16<3>(L, kk, c0, failed); break;
+            default: factor_block16<4>(L, kk, c0, failed); break;
+        }
+    }
+    // Back substitution U x = y from the last row; four accumulators per dot product.
+    for (std::int64_t r = k - 1; r >= 0; --r) {
+        const __m512* R = L + packed_row(r, kk);
+        __m512 acc[4] = {zero, zero, zero, zero};
+        std::int64_t j = r + 1;
+        for (; j + 4 <= k; j += 4)
+            for (int q = 0; q < 4; ++q) acc[q] = _mm512_fmadd_ps(R[j + q], X[j + q], acc[q]);
+        for (; j < k; ++j) acc[0] = _mm512_fmadd_ps(R[j], X[j], acc[0]);
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        X[r] = _mm512_mul_ps(_mm512_sub_ps(R[k], sum), R[r]);
+    }
+    // Out: x[l][i] = lane l of X[i], 16 entries at a time (only [0, k) written: x's padding stays).
+    for (std::int64_t i0 = 0; i0 < k; i0 += 16) {
+        const std::int64_t m = std::min<std::int64_t>(16, k - i0);
+        for (int t = 0; t < 16; ++t) v[t] = t < m ? X[i0 + t] : zero;
+        transpose16(v);
+        const auto mask = static_cast<__mmask16>((1u << m) - 1);
+        for (int l = 0; l < 16; ++l)
+            if (A[l] != nullptr && !(failed >> l & 1)) _mm512_mask_storeu_ps(x[l] + i0, mask, v[l]);
+    }
+    return static_cast<std::uint32_t>(failed & static_cast<__mmask16>(~missing));
+}
+#endif
+}  // namespace
+
+std::uint32_t cholesky_solve16(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
+                               float* scratch) {
+#if defined(__AVX512F__)
+    if (s % 16 == 0) return cholesky_solve16_avx512(A, k, s, b, x, scratch);
+#endif
+    (void)scratch;
+    std::uint32_t failed = 0;
+    for (int l = 0; l < 16; ++l)
+        if (A[l] != nullptr && !cholesky_solve(A[l], k, s, b[l], x[l])) failed |= 1u << l;
+    return failed;
 }
 
 namespace ref {

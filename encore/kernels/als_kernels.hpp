@@ -9,8 +9,12 @@
 
 namespace encore::kernels {
 
-// dst[i * s + j] = src[idx[i] * s + j] for i < n, j < s (rows of a matrix with stride s).
-void gather_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n, float* dst);
+// G[i * s + j] = src[idx[i] * s + j] for i < n, j < s (rows of a matrix with stride s), for a row's
+// entries with confidences conf[0..n): also w[i] = |c_i| - 1,
+// a[i] = max(c_i, 0), and, when sum is not null, sum[0..s) += sum_i a_i g_i (the right-hand side,
+// summed in the order weighted_sum sums it, while the row is in registers anyway).
+void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
+                          float* G, float* w, float* a, float* sum);
 // A hint to start loading those rows into cache (a no-op where the compiler has no prefetch).
 void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
 
@@ -87,10 +91,30 @@ void weighted_sum(const float* G, std::int64_t n, std::int64_t s, const float* a
 // positive definite).
 bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x);
 
+// Sixteen such systems at once (A[l], b[l], x[l] for l < 16, as above), system l in lane l of every
+// vector: the serial chains of one factorisation (pivots, substitutions) run sixteen wide, and no
+// lane is wasted on the triangle's ragged edges. A null A[l] is an unused lane. A and b are only
+// read here (the portable fallback, sixteen cholesky_solve calls, overwrites them). Returns the
+// lanes whose factorisation failed (bit l set): their x is untouched. scratch: 64-byte aligned,
+// cholesky_solve16_scratch(k) floats.
+std::uint32_t cholesky_solve16(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
+                               float* scratch);
+constexpr std::int64_t cholesky_solve16_scratch(std::int64_t k) { return 16 * (k * (k + 3) / 2 + k); }
+
 namespace ref {
 void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A);
 // The textbook algorithm in double precision, same contract as above (A and b are only read).
 bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x);
+
+// Sixteen such systems at once (A[l], b[l], x[l] for l < 16, as above), system l in lane l of every
+// vector: the serial chains of one factorisation (pivots, substitutions) run sixteen wide, and no
+// lane is wasted on the triangle's ragged edges. A null A[l] is an unused lane. A and b are only
+// read here (the portable fallback, sixteen cholesky_solve calls, overwrites them). Returns the
+// lanes whose factorisation failed (bit l set): their x is untouched. scratch: 64-byte aligned,
+// cholesky_solve16_scratch(k) floats.
+std::uint32_t cholesky_solve16(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
+                               float* scratch);
+constexpr std::int64_t cholesky_solve16_scratch(std::int64_t k) { return 16 * (k * (k + 3) / 2 + k); }
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out);
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);

@@ -88,6 +88,8 @@ struct Workspace {
           ldlt(cholesky ? k : 0) {
         if (cholesky) {
             A = AlignedFloats((k + 1) * s);
+            A16 = AlignedFloats(16 * (k + 1) * s);
+            scratch16 = AlignedFloats(kernels::cholesky_solve16_scratch(k));
             A_fallback.resize(k, k);
         }
     }
@@ -98,6 +100,8 @@ struct Workspace {
     AlignedFloats w, a;  // |c| - 1 and the right-hand-side weight (c if c > 0 else 0)
     AlignedFloats r, p, ap;
     AlignedFloats A;     // Cholesky: k + 1 rows of stride s (the matrix, then b)
+    AlignedFloats A16;   // Cholesky: sixteen of those, for the batched solve
+    AlignedFloats scratch16;
     Eigen::MatrixXf A_fallback;
     Eigen::LDLT<Eigen::MatrixXf> ldlt;
 };
@@ -132,30 +136,31 @@ public:
         });
     }
 
-    // f(G, w, a, m) for each block of m rows.
+    // f(G, w, a, m) for each block of m rows. With `sum`, also sum += sum_i a_i g_i over all rows
+    // (fused with the gather when the rows are gathered now).
     template <typename F>
-    void for_each(F&& f) {
+    void for_each(F&& f, float* sum = nullptr) {
         if (resident_) {
-            if (!loaded_) load(0, n_);
+            if (!loaded_) {
+                load(0, n_, sum);
+            } else if (sum && n_ > 0) {
+                kernels::weighted_sum(ws_.G.get(), n_, s_, ws_.a.get(), sum);
+            }
             loaded_ = true;
             if (n_ > 0) f(ws_.G.get(), ws_.w.get(), ws_.a.get(), n_);
             return;
         }
         for (std::int64_t b = 0; b < n_; b += cap_) {
             std::int64_t m = std::min(cap_, n_ - b);
-            load(b, m);
+            load(b, m, sum);
             f(ws_.G.get(), ws_.w.get(), ws_.a.get(), m);
         }
     }
 
 private:
-    void load(std::int64_t begin, std::int64_t m) {
-        kernels::gather_rows(Y_.data(), s_, idx_.data() + begin, m, ws_.G.get());
-        for (std::int64_t i = 0; i < m; ++i) {
-            float c = conf_[static_cast<std::size_t>(begin + i)];
-            ws_.w.get()[i] = std::fabs(c) - 1.0f;
-            ws_.a.get()[i] = c > 0.0f ? c : 0.0f;
-        }
+    void load(std::int64_t begin, std::int64_t m, float* sum) {
+        kernels::gather_rows_weighted(Y_.data(), s_, idx_.data() + begin, conf_.data() + begin, m, ws_.G.get(),
+                                      ws_.w.get(), ws_.a.get(), sum);
     }
 
     Workspace& ws_;
@@ -168,28 +173,55 @@ private:
     bool resident_ = false, loaded_ = false;
 };
 
-void solve_cholesky(RowBlocks& blocks, Workspace& ws, const float* gram, std::int64_t k, std::int64_t s, float* x) {
-    // A = YtY + lambda I + sum (|c| - 1) y y^T (upper triangle), b = sum_{c > 0} c y (A's row k):
-    // the weighted SYRK runs on the gathered block, then an in-place Cholesky solve (als_kernels.hpp).
-    float* A = ws.A.get();
-    auto build = [&] {
-        std::fill_n(A + k * s, s, 0.0f);
-        bool first = true;  // the first block starts from the Gram matrix (no copy of it)
-        blocks.for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
+// A = YtY + lambda I + sum (|c| - 1) y y^T (upper triangle), b = sum_{c > 0} c y in A's row k: the
+// weighted SYRK runs on the gathered block, starting from the Gram matrix (no copy of it).
+void build_normal_equations(RowBlocks& blocks, const float* gram, std::int64_t k, std::int64_t s, float* A) {
+    std::fill_n(A + k * s, s, 0.0f);
+    bool first = true;
+    blocks.for_each(
+        [&](const float* G, const float* w, const float*, std::int64_t m) {
             kernels::weighted_syrk(G, m, k, s, w, A, first ? gram : A);
-            kernels::weighted_sum(G, m, s, a, A + k * s);
             first = false;
-        });
-        if (first) std::copy_n(gram, k * s, A);  // an empty row
-    };
-    build();
+        },
+        A + k * s);
+    if (first) std::copy_n(gram, k * s, A);  // an empty row
+}
+
+// One row alone: the in-place Cholesky solve (als_kernels.hpp), and LDLT where that fails.
+void solve_cholesky(RowBlocks& blocks, Workspace& ws, const float* gram, std::int64_t k, std::int64_t s, float* x) {
+    float* A = ws.A.get();
+    build_normal_equations(blocks, gram, k, s, A);
     if (kernels::cholesky_solve(A, k, s, A + k * s, x)) return;
     // Only rounding (or lambda = 0) makes A lose definiteness; LDLT copes with semi-definite A.
-    build();
+    build_normal_equations(blocks, gram, k, s, A);
     // The upper triangle of the row-major A is the lower triangle of its column-major reading.
     ws.A_fallback = Eigen::Map<const Eigen::MatrixXf, Eigen::Aligned64, Eigen::OuterStride<>>(A, k, k, Eigen::OuterStride<>(s));
     ws.ldlt.compute(ws.A_fallback);  // reads the lower triangle
     Eigen::Map<Eigen::VectorXf>(x, k) = ws.ldlt.solve(Eigen::Map<const Eigen::VectorXf>(A + k * s, k));
+}
+
+// Sixteen consecutive rows [u0, u0 + 16) at once: their systems are built one after another, then
+// factored and solved together (kernels::cholesky_solve16, one system per vector lane). A row whose
+// batched factorisation fails is solved again alone (solve_cholesky, with its LDLT fallback).
+void solve_cholesky16(const Csr& cui, std::int64_t u0, RowBlocks& blocks, Workspace& ws, const float* gram,
+                      std::int64_t k, std::int64_t s, Matrix& X) {
+    float *A[16], *b[16], *x[16];
+    for (int l = 0; l < 16; ++l) {
+        const std::int64_t u = u0 + l;
+        A[l] = b[l] = x[l] = nullptr;
+        if (u >= cui.rows) continue;
+        A[l] = ws.A16.get() + l * (k + 1) * s;
+        b[l] = A[l] + k * s;
+        x[l] = X.row(u);
+        blocks.reset(cui.row_indices(u), cui.row_values(u));
+        build_normal_equations(blocks, gram, k, s, A[l]);
+    }
+    const std::uint32_t failed = kernels::cholesky_solve16(A, k, s, b, x, ws.scratch16.get());
+    for (int l = 0; l < 16; ++l) {
+        if (!(failed >> l & 1u)) continue;
+        blocks.reset(cui.row_indices(u0 + l), cui.row_values(u0 + l));
+        solve_cholesky(blocks, ws, gram, k, s, x[l]);
+    }
 }
 
 void check_options(const AlsOptions& o) {
@@ -283,19 +315,21 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
             });
         };
         // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
+        // (Measured: the Cholesky path gains nothing from prefetching the next row's factor rows,
+        // neither up front nor spread over its SYRK tiles; CG does.)
+        if (cholesky) {
+#pragma omp for schedule(dynamic, 1)
+            for (std::int64_t u0 = 0; u0 < cui.rows; u0 += 16) solve_cholesky16(cui, u0, blocks, ws, gram.get(), k, s, X);
+        } else {
 #pragma omp for schedule(dynamic, 16)
-        for (std::int64_t u = 0; u < cui.rows; ++u) {
-            blocks.reset(cui.row_indices(u), cui.row_values(u));
-            if (!cholesky) {  // (measured: the Cholesky path is faster without prefetching ahead)
+            for (std::int64_t u = 0; u < cui.rows; ++u) {
+                blocks.reset(cui.row_indices(u), cui.row_values(u));
                 ahead = u + 1 < cui.rows ? cui.row_indices(u + 1) : std::span<const std::int32_t>{};
                 ahead = ahead.first(std::min<std::size_t>(ahead.size(), kPrefetchRows));
                 ahead_per_pass = (static_cast<std::int64_t>(ahead.size()) + options.cg_steps - 1) / options.cg_steps;
-            }
-            if (cholesky)
-                solve_cholesky(blocks, ws, gram.get(), k, s, X.row(u));
-            else
                 kernels::cg_solve(gram.get(), k, s, sparse, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(),
                                   ws.ap.get());
+            }
         }
     }
 }
