@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -358,31 +359,43 @@ void print_results(const Model& m, const std::string& title, const std::vector<R
 
 void write_batch_tsv(const std::string& path, const std::vector<std::vector<Recommendation>>& results,
                      const StringTable& queries, const Model& m, bool names) {
-    // Format blocks of queries in parallel, write them in order.
+    // Blocks of queries are formatted in parallel, a round of kRound blocks at a time, and written in
+    // order. The round's buffers are reused: the text (about half a gigabyte for every item's 20
+    // related items) never sits in memory at once, and memory touched for the first time is slow.
     const std::int64_t n = static_cast<std::int64_t>(results.size());
-    constexpr std::int64_t kBlock = 4096;
-    const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-    std::vector<std::string> text(static_cast<std::size_t>(blocks));
+    constexpr std::int64_t kBlock = 1024, kRound = 16;
+    std::vector<fmt::memory_buffer> text(static_cast<std::size_t>(kRound));
     auto label = [&](std::int32_t item) { return names ? m.item_label(item) : m.items[static_cast<std::size_t>(item)]; };
+    const bool to_stdout = path.empty() || path == "-";
+    std::optional<AtomicFile> out;
+    if (!to_stdout) out.emplace(path);
+    for (std::int64_t first = 0; first < n; first += kBlock * kRound) {
+        const std::int64_t blocks = std::min(kRound, (n - first + kBlock - 1) / kBlock);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-        fmt::memory_buffer buf;
-        for (std::int64_t q = b * kBlock; q < std::min(n, (b + 1) * kBlock); ++q) {
-            auto qname = (names && &queries == &m.items) ? m.item_label(q) : queries[static_cast<std::size_t>(q)];
-            int rank = 0;
-            for (const auto& r : results[static_cast<std::size_t>(q)])
-                fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\t{:.6g}\n", qname, ++rank, label(r.id), r.score);
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            auto& buf = text[static_cast<std::size_t>(b)];
+            buf.clear();
+            const std::int64_t begin = first + b * kBlock, end = std::min(n, begin + kBlock);
+            for (std::int64_t q = begin; q < end; ++q) {
+                auto qname = (names && &queries == &m.items) ? m.item_label(q) : queries[static_cast<std::size_t>(q)];
+                int rank = 0;
+                for (const auto& r : results[static_cast<std::size_t>(q)])
+                    fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\t{:.6g}\n", qname, ++rank, label(r.id), r.score);
+            }
         }
-        text[static_cast<std::size_t>(b)] = fmt::to_string(buf);
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const auto& buf = text[static_cast<std::size_t>(b)];
+            if (to_stdout)
+                std::fwrite(buf.data(), 1, buf.size(), stdout);
+            else
+                out->write(buf.data(), buf.size());
+        }
     }
-    if (path.empty() || path == "-") {
-        for (const auto& t : text) std::fwrite(t.data(), 1, t.size(), stdout);
+    if (to_stdout) {
         std::fflush(stdout);
         return;
     }
-    AtomicFile out(path);
-    for (const auto& t : text) out.write(t);
-    out.commit();
+    out->commit();
 }
 
 }  // namespace encore::cli
