@@ -6,8 +6,8 @@
 //
 //   ann_bench --gaussian 291720x64 | --model M.encm   --out DIR [--queries 10000] [--k 10]
 //             [--threads 2] [--kinds graph,forest] [--ef 16,24,...] [--search-k 1000,...] [--trees 50] [--leaf-size 512] [--M 16,32]
-//             [--ef-construction 140,200] [--seed 1] [--reuse]
-// Every M is built with every ef_construction (graph); the forest once.
+//             [--ef-construction 120,200] [--alpha 1,1.1] [--seed 1] [--reuse]
+// Every M is built with every ef_construction and every alpha (graph); the forest once.
 // --reuse: open an index file left in DIR by an earlier run instead of building it (build_s is then
 // reported as -1); for iterating on query code.
 #include <algorithm>
@@ -70,6 +70,7 @@ int main(int argc, char** argv) try {
     std::string ef_list = "10,16,24,32,48,64,96,128,160,192", sk_list = "1000,1500,2000,2500,3000,4000,8000";
     int n_queries = 10000, k = 10, threads = 2, trees = 50, leaf_size = IndexBuildOptions{}.leaf_size;
     std::string efc_list = std::to_string(IndexBuildOptions{}.ef_construction);
+    std::string alpha_list = fmt::format("{}", IndexBuildOptions{}.prune_alpha);
     std::string m_list = "16,32";
     std::uint64_t seed = 1;
     bool reuse = false;
@@ -92,6 +93,7 @@ int main(int argc, char** argv) try {
         else if (a == "--leaf-size") leaf_size = std::stoi(next());
         else if (a == "--M") m_list = next();
         else if (a == "--ef-construction") efc_list = next();
+        else if (a == "--alpha") alpha_list = next();
         else if (a == "--seed") seed = std::stoull(next());
         else if (a == "--reuse") reuse = true;
         else throw Error(fmt::format("unknown argument {}", a));
@@ -160,12 +162,20 @@ int main(int argc, char** argv) try {
         return static_cast<double>(hits) / (static_cast<double>(n_queries) * k);
     };
 
-    std::vector<std::tuple<std::string, int, int>> runs;  // (kind, M, ef_construction)
+    std::vector<float> alphas;
+    for (std::size_t b = 0; b < alpha_list.size();) {
+        auto e = alpha_list.find(',', b);
+        if (e == std::string::npos) e = alpha_list.size();
+        alphas.push_back(std::stof(alpha_list.substr(b, e - b)));
+        b = e + 1;
+    }
+    std::vector<std::tuple<std::string, int, int, float>> runs;  // (kind, M, ef_construction, alpha)
     if (kinds.find("graph") != std::string::npos)
         for (int m : int_list(m_list))
-            for (int efc : int_list(efc_list)) runs.emplace_back("graph", m, efc);
-    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0, 0);
-    for (const auto& [kind, M, efc] : runs) {
+            for (int efc : int_list(efc_list))
+                for (float alpha : alphas) runs.emplace_back("graph", m, efc, alpha);
+    if (kinds.find("forest") != std::string::npos) runs.emplace_back("forest", 0, 0, 0.0f);
+    for (const auto& [kind, M, efc, alpha] : runs) {
         IndexBuildOptions o;
         o.kind = kind;
         o.metric = AnnMetric::cosine;
@@ -173,9 +183,11 @@ int main(int argc, char** argv) try {
         o.leaf_size = leaf_size;
         o.M = M;
         if (efc > 0) o.ef_construction = efc;
+        if (alpha > 0) o.prune_alpha = alpha;
         o.seed = seed;
         o.threads = threads;
-        const std::string path = out_dir + "/" + kind + (kind == "graph" ? fmt::format("{}-{}", M, efc) : "") + ".enci";
+        const std::string path =
+            out_dir + "/" + kind + (kind == "graph" ? fmt::format("{}-{}-a{}", M, efc, alpha) : "") + ".enci";
         double build_s = -1;
         if (!reuse || !std::filesystem::exists(path)) {
             t0 = Clock::now();
@@ -188,7 +200,8 @@ int main(int argc, char** argv) try {
         auto index = open_index(path);
         const double open_ms = seconds_since(t0) * 1e3;
         const std::string settings =
-            kind == "graph" ? fmt::format("graph M={} efC={}", M, efc) : fmt::format("forest trees={} leaf={}", trees, leaf_size);
+            kind == "graph" ? fmt::format("graph M={} efC={} alpha={}", M, efc, alpha)
+                            : fmt::format("forest trees={} leaf={}", trees, leaf_size);
         for (int param : int_list(kind == "graph" ? ef_list : sk_list)) {
             std::vector<std::vector<ScoredItem>> got(static_cast<std::size_t>(n_queries));
             for (int q = 0; q < std::min(n_queries, 200); ++q) index->search(queries.row_span(q), k, param);  // warm

@@ -38,7 +38,7 @@ run_set() {  # $1 = name, rest = ann_bench data arguments
 
 # Gaussian data has no structure to steer by: the graph needs a wider construction beam there, so
 # both the default (140) and hnswlib's 200 are built.
-run_set gaussian --gaussian "${ROWS}x${DIM}" --ef-construction 140,200
+run_set gaussian --gaussian "${ROWS}x${DIM}" --ef-construction 120,200
 
 MODEL=${MODEL:-}
 SCALE_MODEL=$DATA/lastfm360k-1.0-64.encm   # what bench/scale_bench.py trains and caches
@@ -61,6 +61,6 @@ elif [ -z "$MODEL" ]; then
         mv "$MODEL.tmp" "$MODEL"
     fi
 fi
-run_set als-items --model "$MODEL" --ef-construction 140,200
+run_set als-items --model "$MODEL" --ef-construction 120,200
 
 "$PY" bench/ann_peers.py report "$OUT" --png "$DATA/ann.png"

@@ -12,12 +12,15 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "encore/kernels/distance.hpp"
 #include "encore/models/model.hpp"
 #include "encore/io/container.hpp"
 #include "encore/retrieval/ann.hpp"
+#include "encore/retrieval/graph.hpp"
 #include "encore/retrieval/queries.hpp"
 #include "encore/retrieval/topk.hpp"
 #include "encore/util/error.hpp"
@@ -224,6 +227,11 @@ TEST(Ann, EdgeCasesAndBadArguments) {
     bad = opts("graph", AnnMetric::cosine);
     bad.M = 1;
     EXPECT_THROW(build_index(one, bad), OptionError);
+    for (float alpha : {0.9f, 2.5f, std::numeric_limits<float>::quiet_NaN()}) {
+        bad = opts("graph", AnnMetric::cosine);
+        bad.prune_alpha = alpha;
+        EXPECT_THROW(build_index(one, bad), OptionError) << alpha;
+    }
     bad = opts("forest", AnnMetric::cosine);
     bad.trees = 0;
     EXPECT_THROW(build_index(one, bad), OptionError);
@@ -282,6 +290,15 @@ TEST(Ann, SaveMapGivesIdenticalAnswers) {
             }
             verify_index(path);
         }
+    // The graph's pruning alpha is recorded in the file.
+    auto o = opts("graph", AnnMetric::cosine);
+    o.prune_alpha = 1.25f;
+    const auto path = dir.file("alpha.enci");
+    build_index(data, o)->save(path);
+    auto mapped = open_index(path);
+    const auto* graph = dynamic_cast<const GraphIndex*>(mapped.get());
+    ASSERT_NE(graph, nullptr);
+    EXPECT_EQ(graph->prune_alpha(), 1.25f);
 }
 
 std::string slurp(const std::string& path) {

@@ -38,6 +38,9 @@ Command add_index(CLI::App& app) {
     cmd->add_option("--M", a->build.M, "graph: links per node (2M on the bottom layer)")->capture_default_str()->check(CLI::Range(2, 256));
     cmd->add_option("--ef-construction", a->build.ef_construction, "graph: beam width while building")
         ->capture_default_str()->check(CLI::Range(1, 100000));
+    cmd->add_option("--alpha", a->build.prune_alpha,
+                    "graph: neighbour pruning (1 = HNSW's heuristic; more keeps longer links, as in Vamana)")
+        ->capture_default_str()->check(CLI::Range(1.0f, 2.0f));
     cmd->add_option("--ef", a->build.ef, "graph: default query beam width (default 64)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--seed", a->build.seed, "Random seed (the index depends on it, not on --threads)")->capture_default_str();
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
@@ -47,7 +50,7 @@ Command add_index(CLI::App& app) {
                 const bool forest = a->kind == "forest";
                 for (const char* opt : {"--trees", "--leaf-size", "--search-k"})
                     if (!forest && cmd->count(opt) > 0) throw OptionError(fmt::format("{} is a --kind forest option", opt));
-                for (const char* opt : {"--M", "--ef-construction", "--ef"})
+                for (const char* opt : {"--M", "--ef-construction", "--alpha", "--ef"})
                     if (forest && cmd->count(opt) > 0) throw OptionError(fmt::format("{} is a --kind graph option", opt));
                 auto model = load_model(a->model, !a->no_verify);
                 a->build.kind = a->kind;

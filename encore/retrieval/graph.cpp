@@ -36,7 +36,8 @@ struct GraphHeader {
     std::int32_t max_level;
     std::int64_t entry;
     std::int64_t upper_rows;
-    std::uint8_t reserved[32];
+    float prune_alpha;  // 0 in files written before it existed: they were built with 1
+    std::uint8_t reserved[28];
 };
 static_assert(sizeof(GraphHeader) == 64);
 
@@ -164,13 +165,18 @@ void GraphIndex::prefetch_links(std::uint32_t id, int level) const {
 
 void GraphIndex::select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const {
     if (candidates.size() <= m) return;
+    // Every stored row has squared norm radius2_ (unit for cosine, the largest norm for the dot
+    // transform), so radius2_ + dist is half the squared Euclidean distance: the rule compares
+    // alpha^2 times that to a kept neighbour against that to the base.
+    const float alpha2 = prune_alpha_ * prune_alpha_;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < candidates.size() && kept < m; ++i) {
         const Candidate c = candidates[i];
         const float* cv = node_row(c.id);
+        const float to_base = radius2_ + c.dist;
         bool diverse = true;
         for (std::size_t s = 0; s < kept && diverse; ++s)
-            diverse = dist(cv, candidates[s].id) >= c.dist;
+            diverse = alpha2 * (radius2_ + dist(cv, candidates[s].id)) >= to_base;
         if (diverse) candidates[kept++] = c;
     }
     candidates.resize(kept);
@@ -181,6 +187,8 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
     if (options.ef_construction < 1 || options.ef_construction > 100000)
         throw OptionError(fmt::format("--ef-construction: must be 1..100000, got {}", options.ef_construction));
     if (options.ef < 0) throw OptionError(fmt::format("--ef: must be at least 0, got {}", options.ef));
+    if (!(options.prune_alpha >= 1.0f && options.prune_alpha <= 2.0f))
+        throw OptionError(fmt::format("--alpha: must be 1..2, got {}", options.prune_alpha));
     if (vectors.rows() >= static_cast<std::int64_t>(kExpanded) - 1)
         throw Error(fmt::format("{} vectors are too many for one index", vectors.rows()));
     std::unique_ptr<GraphIndex> index(new GraphIndex());
@@ -190,7 +198,12 @@ std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const Index
     g.M_ = options.M;
     g.M0_ = 2 * options.M;
     g.ef_construction_ = options.ef_construction;
+    g.prune_alpha_ = options.prune_alpha;
     const auto n = static_cast<std::uint32_t>(g.size());
+    for (std::uint32_t i = 0; i < n; ++i) {
+        const float* r = g.vectors_.row(i);
+        g.radius2_ = std::max(g.radius2_, kernels::inner_product(r, r, g.vectors_.stride()));
+    }
 
     // Layers: P(level >= l) = M^-l, from one seeded sequence.
     SplitMix rng(options.seed ^ 0xA5A5A5A55A5A5A5Aull);
@@ -385,6 +398,7 @@ void GraphIndex::add_sections(ContainerWriter& out) const {
     h.M = M_;
     h.M0 = M0_;
     h.ef_construction = ef_construction_;
+    h.prune_alpha = prune_alpha_;
     h.max_level = max_level_;
     h.entry = entry_;
     h.upper_rows = static_cast<std::int64_t>(upper_links_.size()) / (M_ + 1);
@@ -411,6 +425,7 @@ std::unique_ptr<GraphIndex> GraphIndex::open(const ContainerReader& in) {
     index->M_ = h.M;
     index->M0_ = h.M0;
     index->ef_construction_ = h.ef_construction;
+    index->prune_alpha_ = h.prune_alpha > 0.0f ? h.prune_alpha : 1.0f;
     index->max_level_ = h.max_level;
     index->entry_ = static_cast<std::uint32_t>(h.entry);
     index->links0_ = Buffer<std::uint32_t>::view(

@@ -35,6 +35,7 @@ public:
 
     int M() const { return M_; }
     int ef_construction() const { return ef_construction_; }
+    float prune_alpha() const { return prune_alpha_; }
     int max_level() const { return max_level_; }
 
     struct Candidate {
@@ -62,8 +63,10 @@ private:
                       ann_detail::VisitedSet& visited) const;
     // The bottom-layer beam from entry, exact re-rank, best k.
     std::vector<ScoredItem> search_from(const Prepared& q, std::uint32_t entry, float entry_dist, int k, int search) const;
-    // HNSW's heuristic: from candidates ascending by distance to base, keep at most m, each closer to
-    // base than to every kept one.
+    // HNSW's heuristic relaxed as in Vamana (Subramanya et al. 2019): from candidates ascending by
+    // distance to base, keep at most m, each closer to base than alpha times its distance to every
+    // kept one (Euclidean distances between the stored rows). alpha > 1 keeps some longer links,
+    // which the search needs to reach the last few true neighbours.
     void select_neighbors(std::vector<Candidate>& candidates, std::size_t m) const;
     // Renumbers the built nodes in breadth-first order (links, codes; ids_ keeps the items):
     // neighbours' codes then share cache lines and pages, which the scattered reads need most.
@@ -76,6 +79,8 @@ private:
     Buffer<std::uint32_t> nodes_;  // item -> node
     const float* node_rows_ = nullptr;  // while building: the stored rows in node order (row stride)
     int M_ = 16, M0_ = 32, ef_construction_ = 200, max_level_ = 0;
+    float prune_alpha_ = 1.0f;
+    float radius2_ = 0.0f;  // while building: the largest squared norm of a stored row
     std::uint32_t entry_ = 0;
 };
 
