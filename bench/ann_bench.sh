@@ -37,7 +37,7 @@ run_set() {  # $1 = name, rest = ann_bench data arguments
 }
 
 # Gaussian data has no structure to steer by: the graph needs a wider construction beam there, so
-# both the default (140) and hnswlib's 200 are built.
+# both the default (120) and hnswlib's 200 are built.
 run_set gaussian --gaussian "${ROWS}x${DIM}" --ef-construction 120,200
 
 MODEL=${MODEL:-}
