@@ -38,16 +38,22 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::vector<int> int_list(const std::string& s) {
-    std::vector<int> out;
+// "a,b,c" -> {a, b, c}, each parsed by parse (std::stoi, std::stof).
+template <typename T, typename Parse>
+std::vector<T> parse_list(const std::string& s, Parse parse) {
+    std::vector<T> out;
     std::size_t p = 0;
     while (p < s.size()) {
         auto e = s.find(',', p);
         if (e == std::string::npos) e = s.size();
-        out.push_back(std::stoi(s.substr(p, e - p)));
+        out.push_back(parse(s.substr(p, e - p)));
         p = e + 1;
     }
     return out;
+}
+
+std::vector<int> int_list(const std::string& s) {
+    return parse_list<int>(s, [](const std::string& x) { return std::stoi(x); });
 }
 
 void write_raw(const std::string& path, const void* data, std::size_t bytes) {
@@ -162,13 +168,7 @@ int main(int argc, char** argv) try {
         return static_cast<double>(hits) / (static_cast<double>(n_queries) * k);
     };
 
-    std::vector<float> alphas;
-    for (std::size_t b = 0; b < alpha_list.size();) {
-        auto e = alpha_list.find(',', b);
-        if (e == std::string::npos) e = alpha_list.size();
-        alphas.push_back(std::stof(alpha_list.substr(b, e - b)));
-        b = e + 1;
-    }
+    const auto alphas = parse_list<float>(alpha_list, [](const std::string& x) { return std::stof(x); });
     std::vector<std::tuple<std::string, int, int, float>> runs;  // (kind, M, ef_construction, alpha)
     if (kinds.find("graph") != std::string::npos)
         for (int m : int_list(m_list))

@@ -653,12 +653,7 @@ inline void transpose16(__m512 (&v)[16]) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-#endif
 
-}  // namespace
-
-namespace {
-#if defined(__AVX512F__)
 // The packed upper triangle of a k x k matrix of vectors: row i holds columns i..k-1, and (i, j)
 // sits at packed_row(i, k) + j.
 inline std::int64_t packed_row(std::int64_t i, std::int64_t k) { return i * (2 * k - i - 1) / 2; }

@@ -105,16 +105,6 @@ namespace ref {
 void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A);
 // The textbook algorithm in double precision, same contract as above (A and b are only read).
 bool cholesky_solve(float* A, std::int64_t k, std::int64_t s, float* b, float* x);
-
-// Sixteen such systems at once (A[l], b[l], x[l] for l < 16, as above), system l in lane l of every
-// vector: the serial chains of one factorisation (pivots, substitutions) run sixteen wide, and no
-// lane is wasted on the triangle's ragged edges. A null A[l] is an unused lane. A and b are only
-// read here (the portable fallback, sixteen cholesky_solve calls, overwrites them). Returns the
-// lanes whose factorisation failed (bit l set): their x is untouched. scratch: 64-byte aligned,
-// cholesky_solve16_scratch(k) floats.
-std::uint32_t cholesky_solve16(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
-                               float* scratch);
-constexpr std::int64_t cholesky_solve16_scratch(std::int64_t k) { return 16 * (k * (k + 3) / 2 + k); }
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out);
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
