@@ -127,77 +127,113 @@ struct GatherRows {
     float* a = nullptr;
 };
 
-// The pass for s = 16 V (V <= 8), sixteen rows at a time: their dot products with v are reduced
-// together, the coefficients computed as one vector, and out stays in registers for the whole pass.
-// A short last group repeats its last row with a zero coefficient (in the gather case it writes
-// G, w and a up to n rounded up to 16).
+// The pass for s = 16 V (V <= 8), four rows at a time: their four dot products with v are reduced
+// together in registers, the four coefficients computed as one 128-bit vector and broadcast by
+// in-register permutes, and out stays in registers for the whole pass. Each group adds two partial
+// sums to out, so the chain through out is one add per four rows (the FMAs of consecutive groups
+// overlap). The last n % 4 rows go one at a time. The gather variant writes exactly n rows of G, w, a.
 template <int V, typename Rows>
-void pass16_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, float* out) {
+void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, float* out) {
     constexpr bool gather = std::is_same_v<Rows, GatherRows>;
     constexpr std::int64_t s = 16 * V;
+    // How far ahead (in rows) the gather asks for its rows: far enough for the misses to overlap,
+    // near enough not to queue behind each other.
+    constexpr std::int64_t kAhead = 16;
     __m512 vv[V], o[V];
     for (int j = 0; j < V; ++j) {
         vv[j] = _mm512_loadu_ps(v + 16 * j);
         o[j] = _mm512_loadu_ps(out + 16 * j);
     }
-    alignas(64) float coef[16];
-    const __m512 ws = _mm512_set1_ps(wscale);
-    for (std::int64_t i0 = 0; i0 < n; i0 += 16) {
-        const std::int64_t rows = std::min<std::int64_t>(16, n - i0);
-        const __mmask16 live = static_cast<__mmask16>((1u << rows) - 1);
+    const __m128 ws = _mm_set1_ps(wscale);
+    auto source = [&](std::int64_t i) -> const float* {
+        if constexpr (gather)
+            return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
+        else
+            return in.G + i * s;
+    };
+    std::int64_t i0 = 0;
+    for (; i0 + 4 <= n; i0 += 4) {
         if constexpr (gather) {
-            // Ask for the next group's rows now: their misses overlap this group's arithmetic.
-            const std::int64_t ahead = std::min<std::int64_t>(16, n - i0 - 16);
-            for (std::int64_t r = 0; r < ahead; ++r) {
-                const char* p = reinterpret_cast<const char*>(in.Y + static_cast<std::int64_t>(in.idx[i0 + 16 + r]) * s);
+            const std::int64_t end = std::min(n, i0 + kAhead + 4);
+            for (std::int64_t i = i0 + kAhead; i < end; ++i) {
+                const char* p = reinterpret_cast<const char*>(source(i));
                 for (int l = 0; l < V; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
             }
         }
-        __m512 d[16];
-        for (int r = 0; r < 16; ++r) {
-            const std::int64_t i = i0 + std::min<std::int64_t>(r, rows - 1);
-            const float* g;
-            if constexpr (gather)
-                g = in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
-            else
-                g = in.G + i * s;
+        const float* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
+        __m512 d[4];
+        for (int r = 0; r < 4; ++r) {
             __m512 acc = _mm512_setzero_ps();
             for (int j = 0; j < V; ++j) {
-                const __m512 x = _mm512_loadu_ps(g + 16 * j);
+                const __m512 x = _mm512_loadu_ps(g[r] + 16 * j);
                 if constexpr (gather) _mm512_storeu_ps(in.G + (i0 + r) * s + 16 * j, x);
                 acc = _mm512_fmadd_ps(x, vv[j], acc);
             }
             d[r] = acc;
         }
+        // Transpose-reduce: lane r of dots = sum of d[r].
+        const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(d[0], d[1]), _mm512_unpackhi_ps(d[0], d[1]));
+        const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(d[2], d[3]), _mm512_unpackhi_ps(d[2], d[3]));
+        const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, 0x44), _mm512_shuffle_ps(t0, t1, 0xEE));
+        const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+        const __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        __m128 wv, av;
         if constexpr (gather) {
-            const __m512 c = _mm512_maskz_loadu_ps(live, in.conf + i0);
-            _mm512_storeu_ps(in.w + i0, _mm512_sub_ps(_mm512_abs_ps(c), _mm512_set1_ps(1.0f)));
-            _mm512_storeu_ps(in.a + i0, _mm512_max_ps(c, _mm512_setzero_ps()));
+            const __m128 c = _mm_loadu_ps(in.conf + i0);
+            wv = _mm_sub_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), c), _mm_set1_ps(1.0f));
+            av = _mm_max_ps(c, _mm_setzero_ps());
+            _mm_storeu_ps(in.w + i0, wv);
+            _mm_storeu_ps(in.a + i0, av);
+        } else {
+            wv = _mm_loadu_ps(in.w + i0);
+            av = in.a ? _mm_loadu_ps(in.a + i0) : _mm_setzero_ps();
         }
-        __m512 cv = _mm512_mul_ps(_mm512_mul_ps(ws, _mm512_maskz_loadu_ps(live, in.w + i0)), reduce16(d));
-        if (in.a) cv = _mm512_add_ps(cv, _mm512_maskz_loadu_ps(live, in.a + i0));
-        _mm512_store_ps(coef, _mm512_maskz_mov_ps(live, cv));
-        const float* G = in.G + i0 * s;
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const __m512 c = _mm512_set1_ps(coef[r]);
-            for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(c, _mm512_loadu_ps(G + r * s + 16 * j), o[j]);
+        const __m512 cv = _mm512_broadcast_f32x4(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(ws, wv), dots), av));
+        const __m512 c0 = _mm512_permute_ps(cv, 0x00), c1 = _mm512_permute_ps(cv, 0x55),
+                     c2 = _mm512_permute_ps(cv, 0xAA), c3 = _mm512_permute_ps(cv, 0xFF);
+        for (int j = 0; j < V; ++j) {
+            __m512 x = _mm512_fmadd_ps(c0, _mm512_loadu_ps(g[0] + 16 * j), o[j]);
+            __m512 y = _mm512_mul_ps(c1, _mm512_loadu_ps(g[1] + 16 * j));
+            x = _mm512_fmadd_ps(c2, _mm512_loadu_ps(g[2] + 16 * j), x);
+            y = _mm512_fmadd_ps(c3, _mm512_loadu_ps(g[3] + 16 * j), y);
+            o[j] = _mm512_add_ps(x, y);
         }
+    }
+    for (; i0 < n; ++i0) {
+        const float* g = source(i0);
+        __m512 acc = _mm512_setzero_ps();
+        for (int j = 0; j < V; ++j) {
+            const __m512 x = _mm512_loadu_ps(g + 16 * j);
+            if constexpr (gather) _mm512_storeu_ps(in.G + i0 * s + 16 * j, x);
+            acc = _mm512_fmadd_ps(x, vv[j], acc);
+        }
+        float w, a;
+        if constexpr (gather) {
+            const float c = in.conf[i0];
+            w = in.w[i0] = std::fabs(c) - 1.0f;
+            a = in.a[i0] = c > 0.0f ? c : 0.0f;
+        } else {
+            w = in.w[i0];
+            a = in.a ? in.a[i0] : 0.0f;
+        }
+        const __m512 c = _mm512_set1_ps(wscale * w * _mm512_reduce_add_ps(acc) + a);
+        for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(c, _mm512_loadu_ps(g + 16 * j), o[j]);
     }
     for (int j = 0; j < V; ++j) _mm512_storeu_ps(out + 16 * j, o[j]);
 }
 
-// The sixteen-row kernel for s <= 128 (false: not handled here).
+// The four-row kernel for s <= 128 (false: not handled here).
 template <typename Rows>
-bool pass16(std::int64_t s, const Rows& in, std::int64_t n, float wscale, const float* v, float* out) {
+bool pass_rows(std::int64_t s, const Rows& in, std::int64_t n, float wscale, const float* v, float* out) {
     switch (s) {
-        case 16: pass16_avx512<1>(in, n, wscale, v, out); return true;
-        case 32: pass16_avx512<2>(in, n, wscale, v, out); return true;
-        case 48: pass16_avx512<3>(in, n, wscale, v, out); return true;
-        case 64: pass16_avx512<4>(in, n, wscale, v, out); return true;
-        case 80: pass16_avx512<5>(in, n, wscale, v, out); return true;
-        case 96: pass16_avx512<6>(in, n, wscale, v, out); return true;
-        case 112: pass16_avx512<7>(in, n, wscale, v, out); return true;
-        case 128: pass16_avx512<8>(in, n, wscale, v, out); return true;
+        case 16: pass4_avx512<1>(in, n, wscale, v, out); return true;
+        case 32: pass4_avx512<2>(in, n, wscale, v, out); return true;
+        case 48: pass4_avx512<3>(in, n, wscale, v, out); return true;
+        case 64: pass4_avx512<4>(in, n, wscale, v, out); return true;
+        case 80: pass4_avx512<5>(in, n, wscale, v, out); return true;
+        case 96: pass4_avx512<6>(in, n, wscale, v, out); return true;
+        case 112: pass4_avx512<7>(in, n, wscale, v, out); return true;
+        case 128: pass4_avx512<8>(in, n, wscale, v, out); return true;
         default: return false;
     }
 }
@@ -249,7 +285,7 @@ void rank1_pass_avx2(const float* G, std::int64_t n, std::int64_t s, const float
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
                          float wscale, const float* v, float* out) {
 #if defined(__AVX512F__)
-    if (n > 0 && pass16(s, PassRows{G, w, a}, n, wscale, v, out)) return;
+    if (n > 0 && pass_rows(s, PassRows{G, w, a}, n, wscale, v, out)) return;
     if (s % 16 == 0) return rank1_pass_avx512(G, n, s, w, a, wscale, v, out);
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
@@ -261,7 +297,7 @@ void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const f
 void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
                        float* G, float* w, float* a, float wscale, const float* v, float* out) {
 #if defined(__AVX512F__)
-    if (n > 0 && pass16(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out)) return;
+    if (n > 0 && pass_rows(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out)) return;
 #endif
     gather_rows_weighted(src, s, idx, conf, n, G, w, a, nullptr);
     weighted_rank1_pass(G, n, s, w, a, wscale, v, out);

@@ -26,8 +26,7 @@ void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const f
                          float wscale, const float* v, float* out);
 // The first pass of a row fused with its gather: G row i = src row idx[i] (stride s), w[i] = |c_i| - 1,
 // a[i] = max(c_i, 0) for c = conf, then out += sum_i (a_i + wscale * w_i * (g_i . v)) g_i as above.
-// Fusing lets the row loads overlap the arithmetic. G, w and a need
-// room for n rounded up to a multiple of 16 rows (the kernel may write rows past n).
+// Fusing lets the row loads overlap the arithmetic. G, w and a need room for n rows.
 void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
                        float* G, float* w, float* a, float wscale, const float* v, float* out);
 // Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
