@@ -7,6 +7,10 @@
 
 #include "encore/kernels/dense.hpp"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace encore::kernels {
 
 // G[i * s + j] = src[idx[i] * s + j] for i < n, j < s (rows of a matrix with stride s), for a row's
@@ -36,6 +40,24 @@ bool weighted_rank1_pass_is_simd(std::int64_t s);
 // sum_j v_j M_j (row axpys), which needs no horizontal sums.
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
 
+// a . b for CG's short vectors: with AVX-512 and s % 16 == 0 two vector accumulators and a tree
+// reduction (dot() compiles to a serial chain of scalar adds, a latency CG pays several times a row).
+inline float cg_dot(const float* a, const float* b, std::int64_t s) {
+#if defined(__AVX512F__)
+    if (s % 16 == 0) {
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        std::int64_t j = 0;
+        for (; j + 32 <= s; j += 32) {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16), acc1);
+        }
+        if (j < s) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), acc0);
+        return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+#endif
+    return dot(a, b, s);
+}
+
 // Conjugate gradient for (M + sum_i w_i g_i g_i^T) x = sum_i a_i g_i, warm-started from x:
 // `steps` steps at most, stopping early once r.r < 1e-20 (implicit's rule). sparse(v, with_a,
 // wscale, out) must perform weighted_rank1_pass over all of the row's blocks, with the a_i when
@@ -50,13 +72,13 @@ int cg_solve(const float* M, std::int64_t k, std::int64_t s, SparsePass&& sparse
     scale(-1.0f, r, s);
     sparse(x, true, -1.0f, r);
     copy(r, p, s);
-    float rsold = dot(r, r, s);
+    float rsold = cg_dot(r, r, s);
     if (rsold < kTolerance) return 0;
     int it = 0;
     while (it < steps) {
         symv(M, k, s, p, ap);
         sparse(p, false, 1.0f, ap);
-        float pap = dot(p, ap, s);
+        float pap = cg_dot(p, ap, s);
         ++it;
         // A is positive definite for lambda > 0; a non-positive curvature can only come from
         // rounding (or lambda = 0) and would blow x up, so stop there.
@@ -64,7 +86,7 @@ int cg_solve(const float* M, std::int64_t k, std::int64_t s, SparsePass&& sparse
         float alpha = rsold / pap;
         axpy(alpha, p, x, s);
         axpy(-alpha, ap, r, s);
-        float rsnew = dot(r, r, s);
+        float rsnew = cg_dot(r, r, s);
         if (rsnew < kTolerance) break;
         xpay(r, rsnew / rsold, p, s);
         rsold = rsnew;
