@@ -1,6 +1,7 @@
 #include "encore/kernels/als_kernels.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -39,10 +40,77 @@ void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* 
     }
 }
 
+float half_to_float(std::uint16_t h) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    const std::uint32_t exp = (h >> 10) & 0x1fu;
+    std::uint32_t man = h & 0x3ffu;
+    std::uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {  // subnormal: normalise
+            std::uint32_t e = 0;
+            while (!(man & 0x400u)) {
+                man <<= 1;
+                ++e;
+            }
+            bits = sign | ((113u - e) << 23) | ((man & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    }
+    return std::bit_cast<float>(bits);
+}
+
+std::uint16_t float_to_half(float f) {
+    const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+    const std::uint32_t sign = (x >> 16) & 0x8000u;
+    const std::uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504: infinity
+    if (ax < 0x38800000u) {                                                    // below 2^-14: subnormal half
+        if (ax <= 0x33000000u) return static_cast<std::uint16_t>(sign);       // <= 2^-25 rounds to zero
+        const std::uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        const std::uint32_t shift = 126u - e;  // 14..24
+        std::uint32_t r = m >> shift;
+        const std::uint32_t rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+        if (rem > halfway || (rem == halfway && (r & 1u))) ++r;
+        return static_cast<std::uint16_t>(sign | r);
+    }
+    const std::uint32_t r = ax - 0x38000000u;  // exponent rebiased from 127 to 15
+    std::uint32_t h = r >> 13;
+    const std::uint32_t rem = r & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is right
+    return static_cast<std::uint16_t>(sign | h);
+}
+
+void floats_to_halves(const float* src, std::uint16_t* dst, std::int64_t n) {
+    std::int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    for (; i < n; ++i) dst[i] = float_to_half(src[i]);
+}
+
 void prefetch_rows([[maybe_unused]] const float* src, [[maybe_unused]] std::int64_t s,
                    [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
 #if defined(__GNUC__)
     const std::int64_t bytes = s * static_cast<std::int64_t>(sizeof(float));
+    for (std::int64_t i = 0; i < n; ++i) {
+        const char* row = reinterpret_cast<const char*>(src + static_cast<std::int64_t>(idx[i]) * s);
+        for (std::int64_t l = 0; l < bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
+    }
+#endif
+}
+
+void prefetch_rows([[maybe_unused]] const std::uint16_t* src, [[maybe_unused]] std::int64_t s,
+                   [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
+#if defined(__GNUC__)
+    const std::int64_t bytes = s * static_cast<std::int64_t>(sizeof(std::uint16_t));
     for (std::int64_t i = 0; i < n; ++i) {
         const char* row = reinterpret_cast<const char*>(src + static_cast<std::int64_t>(idx[i]) * s);
         for (std::int64_t l = 0; l < bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
@@ -114,18 +182,31 @@ using detail::reduce16;
 // Y[idx[i]], copied to G row i with w and a computed from conf as they go (the first pass of a row,
 // which brings its factor rows in from memory).
 struct PassRows {
+    using Src = float;
     const float* G = nullptr;
     const float* w = nullptr;
     const float* a = nullptr;
 };
-struct GatherRows {
-    const float* Y = nullptr;
+template <typename T>
+struct GatherRowsOf {
+    using Src = T;
+    const T* Y = nullptr;
     const std::int32_t* idx = nullptr;
     const float* conf = nullptr;
     float* G = nullptr;
     float* w = nullptr;
     float* a = nullptr;
 };
+using GatherRows = GatherRowsOf<float>;
+using GatherHalfRows = GatherRowsOf<std::uint16_t>;
+
+template <typename T>
+inline __m512 load16(const T* p) {
+    if constexpr (std::is_same_v<T, float>)
+        return _mm512_loadu_ps(p);
+    else
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 
 // The pass for s = 16 V (V <= 8), four rows at a time: their four dot products with v are reduced
 // together in registers, the four coefficients computed as one 128-bit vector and broadcast by
@@ -134,7 +215,9 @@ struct GatherRows {
 // overlap). The last n % 4 rows go one at a time. The gather variant writes exactly n rows of G, w, a.
 template <int V, typename Rows>
 void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, float* out) {
-    constexpr bool gather = std::is_same_v<Rows, GatherRows>;
+    constexpr bool gather = !std::is_same_v<Rows, PassRows>;
+    using Src = typename Rows::Src;
+    constexpr int kLines = static_cast<int>((16 * V * sizeof(Src) + 63) / 64);
     constexpr std::int64_t s = 16 * V;
     // How far ahead (in rows) the gather asks for its rows: far enough for the misses to overlap,
     // near enough not to queue behind each other.
@@ -145,7 +228,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
         o[j] = _mm512_loadu_ps(out + 16 * j);
     }
     const __m128 ws = _mm_set1_ps(wscale);
-    auto source = [&](std::int64_t i) -> const float* {
+    auto source = [&](std::int64_t i) -> const Src* {
         if constexpr (gather)
             return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
         else
@@ -157,15 +240,15 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
             const std::int64_t end = std::min(n, i0 + kAhead + 4);
             for (std::int64_t i = i0 + kAhead; i < end; ++i) {
                 const char* p = reinterpret_cast<const char*>(source(i));
-                for (int l = 0; l < V; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+                for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
             }
         }
-        const float* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
+        const Src* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
         __m512 d[4];
         for (int r = 0; r < 4; ++r) {
             __m512 acc = _mm512_setzero_ps();
             for (int j = 0; j < V; ++j) {
-                const __m512 x = _mm512_loadu_ps(g[r] + 16 * j);
+                const __m512 x = load16(g[r] + 16 * j);
                 if constexpr (gather) _mm512_storeu_ps(in.G + (i0 + r) * s + 16 * j, x);
                 acc = _mm512_fmadd_ps(x, vv[j], acc);
             }
@@ -191,19 +274,32 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
         const __m512 cv = _mm512_broadcast_f32x4(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(ws, wv), dots), av));
         const __m512 c0 = _mm512_permute_ps(cv, 0x00), c1 = _mm512_permute_ps(cv, 0x55),
                      c2 = _mm512_permute_ps(cv, 0xAA), c3 = _mm512_permute_ps(cv, 0xFF);
+        // The rows again, from L1 (in the gather case from G, just written: already float).
+        const float* f[4];
+        for (int r = 0; r < 4; ++r) {
+            if constexpr (gather)
+                f[r] = in.G + (i0 + r) * s;
+            else
+                f[r] = g[r];
+        }
         for (int j = 0; j < V; ++j) {
-            __m512 x = _mm512_fmadd_ps(c0, _mm512_loadu_ps(g[0] + 16 * j), o[j]);
-            __m512 y = _mm512_mul_ps(c1, _mm512_loadu_ps(g[1] + 16 * j));
-            x = _mm512_fmadd_ps(c2, _mm512_loadu_ps(g[2] + 16 * j), x);
-            y = _mm512_fmadd_ps(c3, _mm512_loadu_ps(g[3] + 16 * j), y);
+            __m512 x = _mm512_fmadd_ps(c0, _mm512_loadu_ps(f[0] + 16 * j), o[j]);
+            __m512 y = _mm512_mul_ps(c1, _mm512_loadu_ps(f[1] + 16 * j));
+            x = _mm512_fmadd_ps(c2, _mm512_loadu_ps(f[2] + 16 * j), x);
+            y = _mm512_fmadd_ps(c3, _mm512_loadu_ps(f[3] + 16 * j), y);
             o[j] = _mm512_add_ps(x, y);
         }
     }
     for (; i0 < n; ++i0) {
-        const float* g = source(i0);
+        const Src* g = source(i0);
+        const float* f = nullptr;
+        if constexpr (gather)
+            f = in.G + i0 * s;
+        else
+            f = g;
         __m512 acc = _mm512_setzero_ps();
         for (int j = 0; j < V; ++j) {
-            const __m512 x = _mm512_loadu_ps(g + 16 * j);
+            const __m512 x = load16(g + 16 * j);
             if constexpr (gather) _mm512_storeu_ps(in.G + i0 * s + 16 * j, x);
             acc = _mm512_fmadd_ps(x, vv[j], acc);
         }
@@ -217,7 +313,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
             a = in.a ? in.a[i0] : 0.0f;
         }
         const __m512 c = _mm512_set1_ps(wscale * w * _mm512_reduce_add_ps(acc) + a);
-        for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(c, _mm512_loadu_ps(g + 16 * j), o[j]);
+        for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(c, _mm512_loadu_ps(f + 16 * j), o[j]);
     }
     for (int j = 0; j < V; ++j) _mm512_storeu_ps(out + 16 * j, o[j]);
 }
@@ -300,6 +396,20 @@ void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx
     if (n > 0 && pass_rows(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out)) return;
 #endif
     gather_rows_weighted(src, s, idx, conf, n, G, w, a, nullptr);
+    weighted_rank1_pass(G, n, s, w, a, wscale, v, out);
+}
+
+void gather_rank1_pass_half(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, const float* conf,
+                            std::int64_t n, float* G, float* w, float* a, float wscale, const float* v, float* out) {
+#if defined(__AVX512F__)
+    if (n > 0 && pass_rows(s, GatherHalfRows{src, idx, conf, G, w, a}, n, wscale, v, out)) return;
+#endif
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < s; ++j) G[i * s + j] = half_to_float(src[static_cast<std::int64_t>(idx[i]) * s + j]);
+    for (std::int64_t i = 0; i < n; ++i) {
+        w[i] = std::fabs(conf[i]) - 1.0f;
+        a[i] = conf[i] > 0.0f ? conf[i] : 0.0f;
+    }
     weighted_rank1_pass(G, n, s, w, a, wscale, v, out);
 }
 

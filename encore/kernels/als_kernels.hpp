@@ -21,6 +21,7 @@ void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* 
                           float* G, float* w, float* a, float* sum);
 // A hint to start loading those rows into cache (a no-op where the compiler has no prefetch).
 void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
+void prefetch_rows(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
 
 // out[j] += sum_i (a_i + wscale * w_i * (g_i . v)) g_i[j] over the n rows g_i of G (stride s).
 // a == nullptr means a_i = 0. This is both the right-hand side / residual pass and the
@@ -33,6 +34,14 @@ void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const f
 // Fusing lets the row loads overlap the arithmetic. G, w and a need room for n rows.
 void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
                        float* G, float* w, float* a, float wscale, const float* v, float* out);
+// The same with src rows stored as IEEE half floats (s halves each): G gets them as floats.
+void gather_rank1_pass_half(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, const float* conf,
+                            std::int64_t n, float* G, float* w, float* a, float wscale, const float* v, float* out);
+// IEEE half <-> float, round to nearest even (portable; the kernels use F16C / AVX-512 where built).
+float half_to_float(std::uint16_t h);
+std::uint16_t float_to_half(float f);
+// dst[i] = float_to_half(src[i]) for n floats.
+void floats_to_halves(const float* src, std::uint16_t* dst, std::int64_t n);
 // Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
 bool weighted_rank1_pass_is_simd(std::int64_t s);
 

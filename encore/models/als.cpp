@@ -15,6 +15,7 @@
 
 #include "encore/kernels/als_kernels.hpp"
 #include "encore/util/error.hpp"
+#include "encore/util/memory.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
 
@@ -40,6 +41,36 @@ private:
         void operator()(float* p) const { std::free(p); }
     };
     std::unique_ptr<float, Free> data_;
+};
+
+// A half-precision copy of a factor matrix (same stride), rebuilt each half-step: the CG gather reads
+// it instead of the float matrix, half the bytes per scattered row. Reused across half-steps (memory
+// touched for the first time is slow).
+class HalfCopy {
+public:
+    const std::uint16_t* fill(const Matrix& Y, int threads) {
+        const std::int64_t n = Y.rows() * Y.stride();
+        if (n > cap_) {
+            const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(std::uint16_t) + kHugePage - 1) / kHugePage * kHugePage;
+            void* p = std::aligned_alloc(kHugePage, bytes);
+            if (!p) throw std::bad_alloc();
+            advise_huge_pages(p, bytes);
+            data_.reset(static_cast<std::uint16_t*>(p));
+            cap_ = n;
+        }
+        constexpr std::int64_t kChunk = std::int64_t{1} << 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (std::int64_t b = 0; b < n; b += kChunk)
+            kernels::floats_to_halves(Y.data() + b, data_.get() + b, std::min(kChunk, n - b));
+        return data_.get();
+    }
+
+private:
+    struct Free {
+        void operator()(std::uint16_t* p) const { std::free(p); }
+    };
+    std::unique_ptr<std::uint16_t, Free> data_;
+    std::int64_t cap_ = 0;
 };
 
 // splitmix64 (Steele, Lea, Flood 2014): a tiny, good generator whose state is any 64-bit value, so
@@ -111,7 +142,9 @@ struct Workspace {
 // later pass; a longer one is re-gathered block by block on every pass.
 class RowBlocks {
 public:
-    RowBlocks(Workspace& ws, const Matrix& Y) : ws_(ws), cap_(ws.cap), Y_(Y), s_(Y.stride()) {}
+    // half: Y as half floats (HalfCopy), read by the first pass of resident rows; null = Y itself.
+    RowBlocks(Workspace& ws, const Matrix& Y, const std::uint16_t* half = nullptr)
+        : ws_(ws), cap_(ws.cap), Y_(Y), half_(half), s_(Y.stride()) {}
 
     void reset(std::span<const std::int32_t> idx, std::span<const float> conf) {
         idx_ = idx;
@@ -125,7 +158,10 @@ public:
     // gathering the rows as it goes.
     void first_pass(const float* v, float wscale, float* out) {
         if (resident_) {
-            if (n_ > 0)
+            if (n_ > 0 && half_)
+                kernels::gather_rank1_pass_half(half_, s_, idx_.data(), conf_.data(), n_, ws_.G.get(), ws_.w.get(),
+                                                ws_.a.get(), wscale, v, out);
+            else if (n_ > 0)
                 kernels::gather_rank1_pass(Y_.data(), s_, idx_.data(), conf_.data(), n_, ws_.G.get(), ws_.w.get(),
                                            ws_.a.get(), wscale, v, out);
             loaded_ = true;
@@ -166,6 +202,7 @@ private:
     Workspace& ws_;
     std::int64_t cap_;
     const Matrix& Y_;
+    const std::uint16_t* half_;
     std::int64_t s_;
     std::span<const std::int32_t> idx_;
     std::span<const float> conf_;
@@ -266,6 +303,8 @@ public:
         for (int t = 0; t < threads; ++t) spaces_.push_back(std::make_unique<Workspace>(cap, k, s, cholesky));
     }
 
+    HalfCopy half;  // shared by the threads
+
 private:
     std::vector<std::unique_ptr<Workspace>> spaces_;
 };
@@ -273,6 +312,7 @@ private:
 // How many of the next row's factor rows CG prefetches during a row's passes (at most): more than
 // a row's worth of cache lines in flight only queues behind the current row's.
 constexpr std::size_t kPrefetchRows = 48;
+static const bool g_half = std::getenv("HALF") ? std::atoi(std::getenv("HALF")) != 0 : true;
 
 void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
             std::int64_t cap) {
@@ -292,11 +332,12 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
             for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
     }
     spaces.ensure(threads, cap, k, s, cholesky);
+    const std::uint16_t* Yh = !cholesky && g_half ? spaces.half.fill(Y, threads) : nullptr;
 
 #pragma omp parallel num_threads(threads)
     {
         Workspace& ws = spaces.at(omp_get_thread_num());
-        RowBlocks blocks(ws, Y);
+        RowBlocks blocks(ws, Y, Yh);
         // CG: the passes after the first run from cache; each also starts fetching a share of the
         // next row's factor rows (usually this thread's next row; harmless when it is not), so the
         // next gather finds them in cache instead of stalling on memory.
@@ -308,7 +349,10 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
                 return;
             }
             const auto n = std::min<std::int64_t>(ahead_per_pass, static_cast<std::int64_t>(ahead.size()));
-            kernels::prefetch_rows(Y.data(), s, ahead.data(), n);
+            if (Yh)
+                kernels::prefetch_rows(Yh, s, ahead.data(), n);
+            else
+                kernels::prefetch_rows(Y.data(), s, ahead.data(), n);
             ahead = ahead.subspan(static_cast<std::size_t>(n));
             blocks.for_each([&](const float* G, const float* w, const float*, std::int64_t m) {
                 kernels::weighted_rank1_pass(G, m, s, w, nullptr, wscale, v, out);
