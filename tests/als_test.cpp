@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <utility>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -369,6 +371,135 @@ TEST(AlsKernels, GatherRowsWeighted) {
     EXPECT_EQ(G2, G);
 }
 
+TEST(AlsKernels, HalfFloatConversion) {
+    // Known encodings, including the rounding edges of IEEE binary16.
+    const std::pair<float, std::uint16_t> known[] = {
+        {0.0f, 0x0000},     {-0.0f, 0x8000},          {1.0f, 0x3C00},          {-2.0f, 0xC000},
+        {0.1f, 0x2E66},     {65504.0f, 0x7BFF},       {65519.0f, 0x7BFF},      {65520.0f, 0x7C00},
+        {1e10f, 0x7C00},    {0x1p-14f, 0x0400},       {0x1p-24f, 0x0001},      {0x1p-25f, 0x0000},
+        {0x1.8p-25f, 0x0001}, {0x1.8p-24f, 0x0002},   {0x1.002p0f, 0x3C00},    {0x1.006p0f, 0x3C02},
+        {0x1.003p0f, 0x3C01}, {-std::numeric_limits<float>::infinity(), 0xFC00}};
+    for (auto [f, h] : known) EXPECT_EQ(kernels::float_to_half(f), h) << f;
+    EXPECT_TRUE(std::isnan(kernels::half_to_float(kernels::float_to_half(std::nanf("")))));
+    // Every half survives half -> float -> half (NaNs stay NaN); the float is exact.
+    for (std::uint32_t h = 0; h < 0x10000; ++h) {
+        const float f = kernels::half_to_float(static_cast<std::uint16_t>(h));
+        if (std::isnan(f)) {
+            EXPECT_EQ(h & 0x7C00u, 0x7C00u);
+            continue;
+        }
+        ASSERT_EQ(kernels::float_to_half(f), h) << std::hex << h;
+    }
+    // The vector conversions (AVX-512 where built) agree with the scalar ones on random floats of
+    // every magnitude, and rounding is to nearest: |f - half(f)| <= half an ulp.
+    std::mt19937 rng(11);
+    std::vector<float> f(1000);
+    for (auto& x : f) {
+        std::uint32_t bits = rng() & 0x8FFFFFFFu;  // sign and exponents up to ~2^17
+        std::memcpy(&x, &bits, sizeof x);
+    }
+    std::vector<std::uint16_t> h(f.size());
+    std::vector<float> back(f.size());
+    kernels::floats_to_halves(f.data(), h.data(), static_cast<std::int64_t>(f.size()));
+    kernels::halves_to_floats(h.data(), back.data(), static_cast<std::int64_t>(h.size()));
+    for (std::size_t i = 0; i < f.size(); ++i) {
+        ASSERT_EQ(h[i], kernels::float_to_half(f[i])) << f[i];
+        ASSERT_EQ(back[i], kernels::half_to_float(h[i]));
+        if (std::fabs(f[i]) < 65504.0f && std::fabs(f[i]) >= 0x1p-14f) {
+            ASSERT_LE(std::fabs(f[i] - back[i]), std::ldexp(std::fabs(f[i]), -11)) << f[i];
+        }
+    }
+}
+
+TEST(AlsKernels, PassesWithTheMatrixProduct) {
+    // Given M the passes overwrite out with wscale M v + the rows' sum: the same as symv, scale and
+    // the plain pass. Also the half-precision gather: the rows it reads are the halves' floats.
+    std::mt19937 rng(12);
+    std::normal_distribution<float> g;
+    const std::int64_t rows = 40;
+    for (std::int64_t s : {16, 20, 24, 48, 64, 128, 144}) {
+        const std::int64_t k = s - 3;
+        std::vector<float> M(static_cast<std::size_t>(s * s), 0.0f), v(static_cast<std::size_t>(s), 0.0f);
+        for (std::int64_t i = 0; i < k; ++i) {
+            v[static_cast<std::size_t>(i)] = g(rng);
+            for (std::int64_t j = 0; j <= i; ++j)
+                M[static_cast<std::size_t>(i * s + j)] = M[static_cast<std::size_t>(j * s + i)] = g(rng);
+        }
+        std::vector<float> Y(static_cast<std::size_t>(rows * s), 0.0f);
+        for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < k; ++j) Y[static_cast<std::size_t>(i * s + j)] = g(rng);
+        std::vector<std::uint16_t> Yh(Y.size());
+        kernels::floats_to_halves(Y.data(), Yh.data(), static_cast<std::int64_t>(Y.size()));
+        std::vector<float> Yr(Y.size());
+        kernels::halves_to_floats(Yh.data(), Yr.data(), static_cast<std::int64_t>(Y.size()));
+        for (std::int64_t n : {0, 1, 3, 4, 5, 8, 9, 33}) {
+            std::vector<std::int32_t> idx(static_cast<std::size_t>(n));
+            std::vector<float> conf(static_cast<std::size_t>(n));
+            for (std::int64_t i = 0; i < n; ++i) {
+                idx[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(rng() % rows);
+                conf[static_cast<std::size_t>(i)] = i % 5 == 4 ? -2.5f : 0.5f + static_cast<float>(i % 7);
+            }
+            for (bool half : {false, true}) {
+                const auto& src = half ? Yr : Y;
+                std::vector<float> G(static_cast<std::size_t>(n * s)), w(static_cast<std::size_t>(n)),
+                    a(static_cast<std::size_t>(n));
+                for (std::int64_t i = 0; i < n; ++i) {
+                    for (std::int64_t j = 0; j < s; ++j)
+                        G[static_cast<std::size_t>(i * s + j)] =
+                            src[static_cast<std::size_t>(idx[static_cast<std::size_t>(i)] * s + j)];
+                    const float c = conf[static_cast<std::size_t>(i)];
+                    w[static_cast<std::size_t>(i)] = std::fabs(c) - 1.0f;
+                    a[static_cast<std::size_t>(i)] = c > 0 ? c : 0.0f;
+                }
+                for (float wscale : {-1.0f, 1.0f}) {
+                    std::vector<float> ref(static_cast<std::size_t>(s));
+                    kernels::ref::symv(M.data(), k, s, v.data(), ref.data());
+                    for (auto& e : ref) e *= wscale;
+                    kernels::ref::weighted_rank1_pass(G.data(), n, s, w.data(), wscale < 0 ? a.data() : nullptr,
+                                                      wscale, v.data(), ref.data());
+                    auto check = [&](const std::vector<float>& out, const char* what) {
+                        for (std::int64_t j = 0; j < s; ++j)
+                            ASSERT_NEAR(out[static_cast<std::size_t>(j)], ref[static_cast<std::size_t>(j)],
+                                        1e-4f * (1 + std::fabs(ref[static_cast<std::size_t>(j)])))
+                                << what << " s=" << s << " n=" << n << " half=" << half << " wscale=" << wscale;
+                    };
+                    std::vector<float> out(static_cast<std::size_t>(s), 7.0f);  // overwritten
+                    kernels::weighted_rank1_pass(G.data(), n, s, w.data(), wscale < 0 ? a.data() : nullptr, wscale,
+                                                 v.data(), out.data(), M.data(), k);
+                    check(out, "pass");
+                    if (wscale > 0) continue;  // the gathers are residual passes (with a)
+                    std::vector<float> G2(G.size() + 1, -1.0f), w2(w.size() + 1, -1.0f), a2(a.size() + 1, -1.0f);
+                    std::fill(out.begin(), out.end(), 7.0f);
+                    if (half)
+                        kernels::gather_rank1_pass_half(Yh.data(), s, idx.data(), conf.data(), n, G2.data(),
+                                                        w2.data(), a2.data(), wscale, v.data(), out.data(), M.data(), k);
+                    else
+                        kernels::gather_rank1_pass(Y.data(), s, idx.data(), conf.data(), n, G2.data(), w2.data(),
+                                                   a2.data(), wscale, v.data(), out.data(), M.data(), k);
+                    check(out, "gather");
+                    for (std::int64_t i = 0; i < n * s; ++i)
+                        ASSERT_EQ(G2[static_cast<std::size_t>(i)], G[static_cast<std::size_t>(i)]);
+                    for (std::int64_t i = 0; i < n; ++i) {
+                        ASSERT_EQ(w2[static_cast<std::size_t>(i)], w[static_cast<std::size_t>(i)]);
+                        ASSERT_EQ(a2[static_cast<std::size_t>(i)], a[static_cast<std::size_t>(i)]);
+                    }
+                    EXPECT_EQ(G2.back(), -1.0f);  // exactly n rows written
+                    EXPECT_EQ(w2.back(), -1.0f);
+                    if (half) {  // the chunked path's gather from halves
+                        std::vector<float> G3(G.size()), w3(w.size()), a3(a.size());
+                        kernels::gather_rows_weighted(Yh.data(), s, idx.data(), conf.data(), n, G3.data(), w3.data(),
+                                                      a3.data(), nullptr);
+                        EXPECT_EQ(G3, G);
+                        EXPECT_EQ(w3, w);
+                        EXPECT_EQ(a3, a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- the solvers ----
 // ---- the solvers ----
 
 TEST(AlsSolve, CholeskySatisfiesNormalEquations) {
@@ -395,15 +526,43 @@ TEST(AlsSolve, ChunkedRowsGiveTheSameSolution) {
     auto o = options(AlsSolver::cholesky, 8, 2, 2);
     Matrix X, Y;
     train_als(p.by_user, p.by_item, o, X, Y);
-    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg}) {
-        o.solver = solver;
-        Matrix whole = X.clone(), chunked = X.clone();
-        o.block_rows = 0;
-        als_update(p.by_user, Y, whole, o);
-        o.block_rows = 3;
-        als_update(p.by_user, Y, chunked, o);
-        EXPECT_LT(max_abs_diff(whole, chunked), 1e-5 * max_abs(whole)) << als_solver_name(solver);
+    for (auto solver : {AlsSolver::cholesky, AlsSolver::cg})
+        for (bool half : {true, false}) {
+            o.solver = solver;
+            o.half_gather = half;
+            Matrix whole = X.clone(), chunked = X.clone();
+            o.block_rows = 0;
+            als_update(p.by_user, Y, whole, o);
+            o.block_rows = 3;
+            als_update(p.by_user, Y, chunked, o);
+            EXPECT_LT(max_abs_diff(whole, chunked), 1e-5 * max_abs(whole)) << als_solver_name(solver) << " " << half;
+        }
+}
+
+TEST(AlsSolve, HalfGatherChangesCgOnlyByRounding) {
+    // CG reading half-precision rows solves equations whose factor rows are rounded by at most 2^-11
+    // relative: one half-step lands within a few of those roundings of the float32 result, and
+    // training converges to the same loss.
+    auto p = random_problem(80, 60, 0.2, 5);
+    auto o = options(AlsSolver::cg, 16, 4, 2);
+    Matrix X, Y;
+    train_als(p.by_user, p.by_item, o, X, Y);
+    Matrix half = X.clone(), full = X.clone();
+    o.half_gather = true;
+    als_update(p.by_user, Y, half, o);
+    o.half_gather = false;
+    als_update(p.by_user, Y, full, o);
+    EXPECT_GT(max_abs_diff(half, full), 0.0);  // the option does something
+    EXPECT_LT(max_abs_diff(half, full), 1e-2 * max_abs(full));
+    o.iterations = 10;
+    double loss[2];
+    for (bool h : {true, false}) {
+        o.half_gather = h;
+        Matrix Xh, Yh;
+        train_als(p.by_user, p.by_item, o, Xh, Yh);
+        loss[h] = als_loss(p.by_user, Xh, Yh, o.regularization, 2);
     }
+    EXPECT_NEAR(loss[1], loss[0], 1e-3 * loss[0]);
 }
 
 TEST(AlsSolve, CgWithManyStepsMatchesCholesky) {

@@ -177,6 +177,13 @@ const std::vector<OptionSpec>& option_specs() {
          [](ModelOptions& o, const std::string&, const std::string& t) { o.als.solver = parse_als_solver(t); }},
         {"cg-steps", "als: conjugate-gradient steps per row per iteration (default 3)", {K::als},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_steps = parse_int(f, t, 1, 1000); }},
+        {"cg-gather", "als cg: precision of the gathered factor rows, half|float (default half)", {K::als},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             if (t == "half" || t == "float")
+                 o.als.half_gather = t == "half";
+             else
+                 throw OptionError(fmt::format("--{}: expected half or float (got '{}')", f, t));
+         }},
         {"oversample", "lsa: extra random directions in the range finder (default 10)", {K::lsa},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
         {"power-iterations", "lsa: power iterations of the range finder (default 4)", {K::lsa},

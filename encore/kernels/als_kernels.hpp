@@ -19,6 +19,9 @@ namespace encore::kernels {
 // summed in the order weighted_sum sums it, while the row is in registers anyway).
 void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
                           float* G, float* w, float* a, float* sum);
+// The same from rows stored as IEEE half floats (s halves each; G gets floats).
+void gather_rows_weighted(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, const float* conf,
+                          std::int64_t n, float* G, float* w, float* a, float* sum);
 // A hint to start loading those rows into cache (a no-op where the compiler has no prefetch).
 void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
 void prefetch_rows(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, std::int64_t n);
@@ -27,21 +30,27 @@ void prefetch_rows(const std::uint16_t* src, std::int64_t s, const std::int32_t*
 // a == nullptr means a_i = 0. This is both the right-hand side / residual pass and the
 // "sum (|c| - 1) (y . p) y" part of A p. Uses AVX-512 (s % 16 == 0) or AVX2 + FMA (s % 8 == 0)
 // when compiled for them, a portable loop otherwise.
+// With M (a symmetric k x k matrix, rows of stride s, zero padding) out is overwritten instead:
+// out = wscale * M v + sum_i (...) g_i. CG's passes take their M v this way: the AVX-512 kernel
+// interleaves the product's FMAs with the rows', where they fill the waits on loads and reductions.
 void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const float* w, const float* a,
-                         float wscale, const float* v, float* out);
+                         float wscale, const float* v, float* out, const float* M = nullptr, std::int64_t k = 0);
 // The first pass of a row fused with its gather: G row i = src row idx[i] (stride s), w[i] = |c_i| - 1,
-// a[i] = max(c_i, 0) for c = conf, then out += sum_i (a_i + wscale * w_i * (g_i . v)) g_i as above.
-// Fusing lets the row loads overlap the arithmetic. G, w and a need room for n rows.
+// a[i] = max(c_i, 0) for c = conf, then out += sum_i (a_i + wscale * w_i * (g_i . v)) g_i as above
+// (with M as above). Fusing lets the row loads overlap the arithmetic. G, w and a need room for n rows.
 void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx, const float* conf, std::int64_t n,
-                       float* G, float* w, float* a, float wscale, const float* v, float* out);
+                       float* G, float* w, float* a, float wscale, const float* v, float* out,
+                       const float* M = nullptr, std::int64_t k = 0);
 // The same with src rows stored as IEEE half floats (s halves each): G gets them as floats.
 void gather_rank1_pass_half(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, const float* conf,
-                            std::int64_t n, float* G, float* w, float* a, float wscale, const float* v, float* out);
+                            std::int64_t n, float* G, float* w, float* a, float wscale, const float* v, float* out,
+                            const float* M = nullptr, std::int64_t k = 0);
 // IEEE half <-> float, round to nearest even (portable; the kernels use F16C / AVX-512 where built).
 float half_to_float(std::uint16_t h);
 std::uint16_t float_to_half(float f);
-// dst[i] = float_to_half(src[i]) for n floats.
+// dst[i] = float_to_half(src[i]), resp. half_to_float(src[i]), for n values.
 void floats_to_halves(const float* src, std::uint16_t* dst, std::int64_t n);
+void halves_to_floats(const std::uint16_t* src, float* dst, std::int64_t n);
 // Whether the call above takes an intrinsics path for this s in this build (for tests and reports).
 bool weighted_rank1_pass_is_simd(std::int64_t s);
 
@@ -68,25 +77,21 @@ inline float cg_dot(const float* a, const float* b, std::int64_t s) {
 }
 
 // Conjugate gradient for (M + sum_i w_i g_i g_i^T) x = sum_i a_i g_i, warm-started from x:
-// `steps` steps at most, stopping early once r.r < 1e-20 (implicit's rule). sparse(v, with_a,
-// wscale, out) must perform weighted_rank1_pass over all of the row's blocks, with the a_i when
-// with_a and a = nullptr otherwise. r, p, ap: scratch of s floats; x, r, p, ap padding stays zero.
-// Returns the number of steps taken.
-template <typename SparsePass>
-int cg_solve(const float* M, std::int64_t k, std::int64_t s, SparsePass&& sparse, int steps, float* x, float* r,
-             float* p, float* ap) {
+// `steps` steps at most, stopping early once r.r < 1e-20 (implicit's rule). apply(v, with_a, wscale,
+// out) must set out = wscale * M v + sum_i ((with_a ? a_i : 0) + wscale * w_i (g_i . v)) g_i over all
+// of the row's rows (weighted_rank1_pass with M; wscale is -1 for the residual, +1 for A p).
+// r, p, ap: scratch of s floats; x, r, p, ap padding stays zero. Returns the number of steps taken.
+template <typename Apply>
+int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float* p, float* ap) {
     constexpr float kTolerance = 1e-20f;
     // r = b - A x = -M x + sum_i (a_i - w_i (g_i . x)) g_i
-    symv(M, k, s, x, r);
-    scale(-1.0f, r, s);
-    sparse(x, true, -1.0f, r);
+    apply(x, true, -1.0f, r);
     copy(r, p, s);
     float rsold = cg_dot(r, r, s);
     if (rsold < kTolerance) return 0;
     int it = 0;
     while (it < steps) {
-        symv(M, k, s, p, ap);
-        sparse(p, false, 1.0f, ap);
+        apply(p, false, 1.0f, ap);
         float pap = cg_dot(p, ap, s);
         ++it;
         // A is positive definite for lambda > 0; a non-positive curvature can only come from

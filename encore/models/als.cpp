@@ -154,22 +154,33 @@ public:
         loaded_ = false;
     }
 
-    // The first pass (with the right-hand-side weights a): out += sum (a_i + wscale w_i (g_i . v)) g_i,
-    // gathering the rows as it goes.
-    void first_pass(const float* v, float wscale, float* out) {
+    // The first pass (with the right-hand-side weights a): out = wscale M v + sum (a_i + wscale w_i
+    // (g_i . v)) g_i (M: k x k, see kernels::weighted_rank1_pass), gathering the rows as it goes.
+    void first_pass(const float* v, float wscale, float* out, const float* M, std::int64_t k) {
         if (resident_) {
-            if (n_ > 0 && half_)
+            if (half_)
                 kernels::gather_rank1_pass_half(half_, s_, idx_.data(), conf_.data(), n_, ws_.G.get(), ws_.w.get(),
-                                                ws_.a.get(), wscale, v, out);
-            else if (n_ > 0)
+                                                ws_.a.get(), wscale, v, out, M, k);
+            else
                 kernels::gather_rank1_pass(Y_.data(), s_, idx_.data(), conf_.data(), n_, ws_.G.get(), ws_.w.get(),
-                                           ws_.a.get(), wscale, v, out);
+                                           ws_.a.get(), wscale, v, out, M, k);
             loaded_ = true;
             return;
         }
+        pass(v, wscale, out, M, k, true);
+    }
+
+    // out = wscale M v + sum (wscale w_i (g_i . v)) g_i (plus a_i with_a), block by block: M's product
+    // rides along with the first block.
+    void pass(const float* v, float wscale, float* out, const float* M, std::int64_t k, bool with_a = false) {
         for_each([&](const float* G, const float* w, const float* a, std::int64_t m) {
-            kernels::weighted_rank1_pass(G, m, s_, w, a, wscale, v, out);
+            kernels::weighted_rank1_pass(G, m, s_, w, with_a ? a : nullptr, wscale, v, out, M, k);
+            M = nullptr;
         });
+        if (M) {  // no rows at all
+            kernels::symv(M, k, s_, v, out);
+            kernels::scale(wscale, out, s_);
+        }
     }
 
     // f(G, w, a, m) for each block of m rows. With `sum`, also sum += sum_i a_i g_i over all rows
@@ -195,8 +206,12 @@ public:
 
 private:
     void load(std::int64_t begin, std::int64_t m, float* sum) {
-        kernels::gather_rows_weighted(Y_.data(), s_, idx_.data() + begin, conf_.data() + begin, m, ws_.G.get(),
-                                      ws_.w.get(), ws_.a.get(), sum);
+        if (half_)
+            kernels::gather_rows_weighted(half_, s_, idx_.data() + begin, conf_.data() + begin, m, ws_.G.get(),
+                                          ws_.w.get(), ws_.a.get(), sum);
+        else
+            kernels::gather_rows_weighted(Y_.data(), s_, idx_.data() + begin, conf_.data() + begin, m, ws_.G.get(),
+                                          ws_.w.get(), ws_.a.get(), sum);
     }
 
     Workspace& ws_;
@@ -312,7 +327,6 @@ private:
 // How many of the next row's factor rows CG prefetches during a row's passes (at most): more than
 // a row's worth of cache lines in flight only queues behind the current row's.
 constexpr std::size_t kPrefetchRows = 48;
-static const bool g_half = std::getenv("HALF") ? std::atoi(std::getenv("HALF")) != 0 : true;
 
 void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
             std::int64_t cap) {
@@ -332,7 +346,7 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
             for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
     }
     spaces.ensure(threads, cap, k, s, cholesky);
-    const std::uint16_t* Yh = !cholesky && g_half ? spaces.half.fill(Y, threads) : nullptr;
+    const std::uint16_t* Yh = !cholesky && options.half_gather ? spaces.half.fill(Y, threads) : nullptr;
 
 #pragma omp parallel num_threads(threads)
     {
@@ -343,9 +357,9 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
         // next gather finds them in cache instead of stalling on memory.
         std::span<const std::int32_t> ahead;
         std::int64_t ahead_per_pass = 0;
-        auto sparse = [&](const float* v, bool with_a, float wscale, float* out) {
+        auto apply = [&](const float* v, bool with_a, float wscale, float* out) {
             if (with_a) {  // the residual pass, always the first: it gathers the row
-                blocks.first_pass(v, wscale, out);
+                blocks.first_pass(v, wscale, out, gram.get(), k);
                 return;
             }
             const auto n = std::min<std::int64_t>(ahead_per_pass, static_cast<std::int64_t>(ahead.size()));
@@ -354,9 +368,7 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
             else
                 kernels::prefetch_rows(Y.data(), s, ahead.data(), n);
             ahead = ahead.subspan(static_cast<std::size_t>(n));
-            blocks.for_each([&](const float* G, const float* w, const float*, std::int64_t m) {
-                kernels::weighted_rank1_pass(G, m, s, w, nullptr, wscale, v, out);
-            });
+            blocks.pass(v, wscale, out, gram.get(), k);
         };
         // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
         // (Measured: the Cholesky path gains nothing from prefetching the next row's factor rows,
@@ -371,8 +383,7 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
                 ahead = u + 1 < cui.rows ? cui.row_indices(u + 1) : std::span<const std::int32_t>{};
                 ahead = ahead.first(std::min<std::size_t>(ahead.size(), kPrefetchRows));
                 ahead_per_pass = (static_cast<std::int64_t>(ahead.size()) + options.cg_steps - 1) / options.cg_steps;
-                kernels::cg_solve(gram.get(), k, s, sparse, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(),
-                                  ws.ap.get());
+                kernels::cg_solve(s, apply, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(), ws.ap.get());
             }
         }
     }

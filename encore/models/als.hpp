@@ -24,6 +24,11 @@ struct AlsOptions {
     int iterations = 15;
     AlsSolver solver = AlsSolver::cg;
     int cg_steps = 3;
+    // CG reads the other side's factor rows from a half-precision copy (IEEE binary16, made once
+    // per half-step): half the bytes per scattered row, which is what the gather waits on. The rows'
+    // relative rounding (2^-11) is far below what three CG steps leave unsolved; all arithmetic stays
+    // float32. false: read the float32 factors.
+    bool half_gather = true;
     std::uint64_t seed = 0;
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)

@@ -71,7 +71,8 @@ nlohmann::json model_options_json(const ModelOptions& o) {
         case ModelKind::als:
             j.update({{"factors", o.als.factors}, {"regularization", o.als.regularization},
                       {"iterations", o.als.iterations}, {"solver", als_solver_name(o.als.solver)},
-                      {"cg_steps", o.als.cg_steps}, {"seed", o.als.seed}});
+                      {"cg_steps", o.als.cg_steps}, {"cg_gather", o.als.half_gather ? "half" : "float"},
+                      {"seed", o.als.seed}});
             break;
         case ModelKind::lsa:
             j.update({{"factors", o.lsa.factors}, {"oversample", o.lsa.oversample},
