@@ -109,7 +109,9 @@ def main():
             else:
                 # per side: the rank-n_u update (2 k^2 per non-zero, symmetric half ~k^2) + k^3/3 factorisation
                 flops = sum(2 * k * k * nz + n * (k ** 3 / 3 + 2 * k * k) for n in (n_users, n_items))
-            gathered = 2 * nz * k * 4  # every factor row read once per non-zero per side
+            # every factor row read once per non-zero per side; CG reads the half-precision copy
+            # (--cg-gather half, the default), Cholesky the float32 factors
+            gathered = 2 * nz * k * (2 if solver == "cg" else 4)
             implicit = {("cg", 32): 4.0, ("cg", 64): 5.2, ("cg", 128): 6.9, ("cholesky", 64): 15.9}[(solver, factors)]
             rows.append((f"ALS {solver} {factors} factors, s/iteration", f"{s:.3f} s",
                          f"{flops / s / 1e9:.0f} GFLOP/s, {gathered / s / 1e9:.0f} GB/s gathered",

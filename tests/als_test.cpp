@@ -411,6 +411,24 @@ TEST(AlsKernels, HalfFloatConversion) {
     }
 }
 
+TEST(AlsKernels, CgUpdateIsTheTwoAxpysAndTheDot) {
+    std::mt19937 rng(13);
+    std::normal_distribution<float> g;
+    for (std::int64_t s : {16, 20, 48, 64, 128}) {
+        std::vector<float> p(static_cast<std::size_t>(s)), ap(p.size()), x(p.size()), r(p.size());
+        for (auto* v : {&p, &ap, &x, &r})
+            for (auto& e : *v) e = g(rng);
+        auto x2 = x, r2 = r;
+        const float alpha = 0.37f;
+        const float rr = kernels::cg_update(alpha, p.data(), ap.data(), x.data(), r.data(), s);
+        kernels::axpy(alpha, p.data(), x2.data(), s);
+        kernels::axpy(-alpha, ap.data(), r2.data(), s);
+        EXPECT_EQ(x, x2) << s;
+        EXPECT_EQ(r, r2) << s;
+        EXPECT_EQ(rr, kernels::cg_dot(r2.data(), r2.data(), s)) << s;
+    }
+}
+
 TEST(AlsKernels, PassesWithTheMatrixProduct) {
     // Given M the passes overwrite out with wscale M v + the rows' sum: the same as symv, scale and
     // the plain pass. Also the half-precision gather: the rows it reads are the halves' floats.
