@@ -121,26 +121,26 @@ void gather_rows_weighted(const std::uint16_t* src, std::int64_t s, const std::i
     if (sum) weighted_sum(G, n, s, a, sum);
 }
 
-void prefetch_rows([[maybe_unused]] const float* src, [[maybe_unused]] std::int64_t s,
-                   [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
+namespace {
+// Starts loading rows idx[0..n) of a matrix with rows of row_bytes bytes into cache.
+void prefetch_row_bytes([[maybe_unused]] const char* base, [[maybe_unused]] std::int64_t row_bytes,
+                        [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
 #if defined(__GNUC__)
-    const std::int64_t bytes = s * static_cast<std::int64_t>(sizeof(float));
     for (std::int64_t i = 0; i < n; ++i) {
-        const char* row = reinterpret_cast<const char*>(src + static_cast<std::int64_t>(idx[i]) * s);
-        for (std::int64_t l = 0; l < bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
+        const char* row = base + static_cast<std::int64_t>(idx[i]) * row_bytes;
+        for (std::int64_t l = 0; l < row_bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
     }
 #endif
 }
+}  // namespace
 
-void prefetch_rows([[maybe_unused]] const std::uint16_t* src, [[maybe_unused]] std::int64_t s,
-                   [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
-#if defined(__GNUC__)
-    const std::int64_t bytes = s * static_cast<std::int64_t>(sizeof(std::uint16_t));
-    for (std::int64_t i = 0; i < n; ++i) {
-        const char* row = reinterpret_cast<const char*>(src + static_cast<std::int64_t>(idx[i]) * s);
-        for (std::int64_t l = 0; l < bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
-    }
-#endif
+void prefetch_rows(const float* src, std::int64_t s, const std::int32_t* idx, std::int64_t n) {
+    prefetch_row_bytes(reinterpret_cast<const char*>(src), s * static_cast<std::int64_t>(sizeof(float)), idx, n);
+}
+
+void prefetch_rows(const std::uint16_t* src, std::int64_t s, const std::int32_t* idx, std::int64_t n) {
+    prefetch_row_bytes(reinterpret_cast<const char*>(src), s * static_cast<std::int64_t>(sizeof(std::uint16_t)), idx,
+                       n);
 }
 
 namespace {
@@ -233,6 +233,28 @@ inline __m512 load16(const T* p) {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// The steps of M v for s = 16 V, shared by symv and the passes that carry M v along: rows r..r+3 of
+// M added to o (v1 m1 first, then v0 m0, v2 m2, v3 m3 fused, then added: the order the portable symv
+// compiles to, so results are bit-identical to it), and a single row r.
+template <int V>
+inline void mv_rows4(const float* M, std::int64_t s, const float* v, std::int64_t r, __m512 (&o)[V]) {
+    const __m512 v0 = _mm512_set1_ps(v[r]), v1 = _mm512_set1_ps(v[r + 1]), v2 = _mm512_set1_ps(v[r + 2]),
+                 v3 = _mm512_set1_ps(v[r + 3]);
+    const float* m0 = M + r * s;
+    for (int j = 0; j < V; ++j) {
+        __m512 t = _mm512_mul_ps(v1, _mm512_loadu_ps(m0 + s + 16 * j));
+        t = _mm512_fmadd_ps(v0, _mm512_loadu_ps(m0 + 16 * j), t);
+        t = _mm512_fmadd_ps(v2, _mm512_loadu_ps(m0 + 2 * s + 16 * j), t);
+        t = _mm512_fmadd_ps(v3, _mm512_loadu_ps(m0 + 3 * s + 16 * j), t);
+        o[j] = _mm512_add_ps(o[j], t);
+    }
+}
+template <int V>
+inline void mv_row1(const float* M, std::int64_t s, const float* v, std::int64_t r, __m512 (&o)[V]) {
+    const __m512 vr = _mm512_set1_ps(v[r]);
+    for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(vr, _mm512_loadu_ps(M + r * s + 16 * j), o[j]);
+}
+
 // The pass for s = 16 V (V <= 8), four rows at a time: their four dot products with v are reduced
 // together in registers, the four coefficients computed as one 128-bit vector and broadcast by
 // in-register permutes, and out stays in registers for the whole pass. Each group adds two partial
@@ -260,16 +282,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
     std::int64_t mr = 0;
     const std::int64_t k4 = M ? k / 4 * 4 : 0;
     auto m_step = [&] {
-        const __m512 v0 = _mm512_set1_ps(v[mr]), v1 = _mm512_set1_ps(v[mr + 1]), v2 = _mm512_set1_ps(v[mr + 2]),
-                     v3 = _mm512_set1_ps(v[mr + 3]);
-        const float* m0 = M + mr * s;
-        for (int j = 0; j < V; ++j) {
-            __m512 t = _mm512_mul_ps(v1, _mm512_loadu_ps(m0 + s + 16 * j));
-            t = _mm512_fmadd_ps(v0, _mm512_loadu_ps(m0 + 16 * j), t);
-            t = _mm512_fmadd_ps(v2, _mm512_loadu_ps(m0 + 2 * s + 16 * j), t);
-            t = _mm512_fmadd_ps(v3, _mm512_loadu_ps(m0 + 3 * s + 16 * j), t);
-            mv[j] = _mm512_add_ps(mv[j], t);
-        }
+        mv_rows4<V>(M, s, v, mr, mv);
         mr += 4;
     };
     auto source = [&](std::int64_t i) -> const Src* {
@@ -392,10 +405,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
     }
     if (M) {
         while (mr < k4) m_step();
-        for (; mr < k; ++mr) {
-            const __m512 vr = _mm512_set1_ps(v[mr]);
-            for (int j = 0; j < V; ++j) mv[j] = _mm512_fmadd_ps(vr, _mm512_loadu_ps(M + mr * s + 16 * j), mv[j]);
-        }
+        for (; mr < k; ++mr) mv_row1<V>(M, s, v, mr, mv);
         const __m512 wsv = _mm512_set1_ps(wscale);
         for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(wsv, mv[j], o[j]);
     }
@@ -519,30 +529,15 @@ bool weighted_rank1_pass_is_simd(std::int64_t s) {
 
 #if defined(__AVX512F__)
 namespace {
-// s = 16 V: the output in registers for the whole product, one pass over M's k rows. Four rows at a
-// time, summed as the portable loop below compiles (v1 m1 first, then v0 m0, v2 m2, v3 m3 fused, then
-// added to the output), so results are bit-identical to it and to earlier versions of encore.
+// s = 16 V: the output in registers for the whole product, one pass over M's k rows, four rows at a
+// time (mv_rows4: bit-identical to the portable loop below and to earlier versions of encore).
 template <int V>
 void symv_avx512(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out) {
     __m512 o[V];
     for (int j = 0; j < V; ++j) o[j] = _mm512_setzero_ps();
     std::int64_t r = 0;
-    for (; r + 4 <= k; r += 4) {
-        const __m512 v0 = _mm512_set1_ps(v[r]), v1 = _mm512_set1_ps(v[r + 1]), v2 = _mm512_set1_ps(v[r + 2]),
-                     v3 = _mm512_set1_ps(v[r + 3]);
-        const float* m0 = M + r * s;
-        for (int j = 0; j < V; ++j) {
-            __m512 t = _mm512_mul_ps(v1, _mm512_loadu_ps(m0 + s + 16 * j));
-            t = _mm512_fmadd_ps(v0, _mm512_loadu_ps(m0 + 16 * j), t);
-            t = _mm512_fmadd_ps(v2, _mm512_loadu_ps(m0 + 2 * s + 16 * j), t);
-            t = _mm512_fmadd_ps(v3, _mm512_loadu_ps(m0 + 3 * s + 16 * j), t);
-            o[j] = _mm512_add_ps(o[j], t);
-        }
-    }
-    for (; r < k; ++r) {
-        const __m512 vr = _mm512_set1_ps(v[r]);
-        for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(vr, _mm512_loadu_ps(M + r * s + 16 * j), o[j]);
-    }
+    for (; r + 4 <= k; r += 4) mv_rows4<V>(M, s, v, r, o);
+    for (; r < k; ++r) mv_row1<V>(M, s, v, r, o);
     for (int j = 0; j < V; ++j) _mm512_storeu_ps(out + 16 * j, o[j]);
 }
 }  // namespace
