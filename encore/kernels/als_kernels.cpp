@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
 
@@ -92,6 +92,10 @@ void halves_to_floats(const std::uint16_t* src, float* dst, std::int64_t n) {
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
 #endif
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
     for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
@@ -101,6 +105,11 @@ void floats_to_halves(const float* src, std::uint16_t* dst, std::int64_t n) {
     for (; i + 16 <= n; i += 16)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
                             _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
     for (; i < n; ++i) dst[i] = float_to_half(src[i]);
 }
@@ -200,9 +209,7 @@ void rank1_pass_avx512(const float* G, std::int64_t n, std::int64_t s, const flo
 }
 #endif
 
-#if defined(__AVX512F__)
-using detail::reduce16;
-
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // Where a pass reads its rows. Plain: rows of G with weights w and a (a may be null). Gather: rows
 // Y[idx[i]], copied to G row i with w and a computed from conf as they go (the first pass of a row,
 // which brings its factor rows in from memory).
@@ -224,6 +231,11 @@ struct GatherRowsOf {
 };
 using GatherRows = GatherRowsOf<float>;
 using GatherHalfRows = GatherRowsOf<std::uint16_t>;
+
+#endif
+
+#if defined(__AVX512F__)
+using detail::reduce16;
 
 template <typename T>
 inline __m512 load16(const T* p) {
@@ -469,6 +481,195 @@ void rank1_pass_avx2(const float* G, std::int64_t n, std::int64_t s, const float
             _mm256_storeu_ps(out + j, _mm256_fmadd_ps(c, _mm256_loadu_ps(g + j), _mm256_loadu_ps(out + j)));
     }
 }
+
+// The AVX2 pass for s = 8 V (s a multiple of 16 up to 128; AVX-512 builds use pass4_avx512): four rows at a time, their
+// dot products reduced together in registers. AVX2 has 16 vector registers, too few to keep out,
+// v and M v all resident at s = 64, so out lives in L1: with M it first gets wscale M v (symv's
+// register loop), then each group of four rows adds one sum to it (one add in the chain through
+// out per group). Passes over G are software-pipelined (the next group's dots before this group's
+// update), as in the AVX-512 kernel; the gather variant stores the rows to G as it goes.
+template <typename T>
+inline __m256 load8(const T* p) {
+    if constexpr (std::is_same_v<T, float>)
+        return _mm256_loadu_ps(p);
+    else
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+template <int V>
+void symv_avx2(const float* M, std::int64_t k, std::int64_t s, const float* v, float scale_by, float* out) {
+    __m256 o[V];
+    for (int j = 0; j < V; ++j) o[j] = _mm256_setzero_ps();
+    std::int64_t r = 0;
+    for (; r + 4 <= k; r += 4) {
+        const __m256 v0 = _mm256_set1_ps(v[r]), v1 = _mm256_set1_ps(v[r + 1]), v2 = _mm256_set1_ps(v[r + 2]),
+                     v3 = _mm256_set1_ps(v[r + 3]);
+        const float* m0 = M + r * s;
+        for (int j = 0; j < V; ++j) {
+            __m256 t = _mm256_mul_ps(v1, _mm256_loadu_ps(m0 + s + 8 * j));
+            t = _mm256_fmadd_ps(v0, _mm256_loadu_ps(m0 + 8 * j), t);
+            t = _mm256_fmadd_ps(v2, _mm256_loadu_ps(m0 + 2 * s + 8 * j), t);
+            t = _mm256_fmadd_ps(v3, _mm256_loadu_ps(m0 + 3 * s + 8 * j), t);
+            o[j] = _mm256_add_ps(o[j], t);
+        }
+    }
+    for (; r < k; ++r) {
+        const __m256 vr = _mm256_set1_ps(v[r]);
+        for (int j = 0; j < V; ++j) o[j] = _mm256_fmadd_ps(vr, _mm256_loadu_ps(M + r * s + 8 * j), o[j]);
+    }
+    const __m256 sc = _mm256_set1_ps(scale_by);
+    for (int j = 0; j < V; ++j) _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(sc, o[j]));
+}
+
+template <int V, typename Rows>
+void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, float* out, const float* M,
+                std::int64_t k) {
+    constexpr bool gather = !std::is_same_v<Rows, PassRows>;
+    using Src = typename Rows::Src;
+    constexpr int kLines = static_cast<int>((8 * V * sizeof(Src) + 63) / 64);
+    constexpr std::int64_t s = 8 * V;
+    constexpr std::int64_t kAhead = 16;
+    if (M) symv_avx2<V>(M, k, s, v, wscale, out);
+    auto source = [&](std::int64_t i) -> const Src* {
+        if constexpr (gather)
+            return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
+        else
+            return in.G + i * s;
+    };
+    // Lane r of the result: the sum of d[r]'s lanes.
+    auto reduce4 = [](const __m256 (&d)[4]) {
+        const __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(d[0], d[1]), _mm256_unpackhi_ps(d[0], d[1]));
+        const __m256 t1 = _mm256_add_ps(_mm256_unpacklo_ps(d[2], d[3]), _mm256_unpackhi_ps(d[2], d[3]));
+        const __m256 u = _mm256_add_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
+        return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+    };
+    const __m128 ws = _mm_set1_ps(wscale);
+    auto coefficients = [&](std::int64_t i0, __m128 dots) {
+        __m128 wv, av;
+        if constexpr (gather) {
+            const __m128 c = _mm_loadu_ps(in.conf + i0);
+            wv = _mm_sub_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), c), _mm_set1_ps(1.0f));
+            av = _mm_max_ps(c, _mm_setzero_ps());
+            _mm_storeu_ps(in.w + i0, wv);
+            _mm_storeu_ps(in.a + i0, av);
+        } else {
+            wv = _mm_loadu_ps(in.w + i0);
+            av = in.a ? _mm_loadu_ps(in.a + i0) : _mm_setzero_ps();
+        }
+        const __m128 c = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(ws, wv), dots), av);
+        return _mm256_insertf128_ps(_mm256_castps128_ps256(c), c, 1);
+    };
+    // out += (c0 f0 + c1 f1) + (c2 f2 + c3 f3) over four float rows.
+    auto update4 = [&](const float* const (&f)[4], __m256 cv) {
+        const __m256 c0 = _mm256_permute_ps(cv, 0x00), c1 = _mm256_permute_ps(cv, 0x55),
+                     c2 = _mm256_permute_ps(cv, 0xAA), c3 = _mm256_permute_ps(cv, 0xFF);
+        for (int j = 0; j < V; ++j) {
+            __m256 x = _mm256_mul_ps(c0, _mm256_loadu_ps(f[0] + 8 * j));
+            __m256 y = _mm256_mul_ps(c2, _mm256_loadu_ps(f[2] + 8 * j));
+            x = _mm256_fmadd_ps(c1, _mm256_loadu_ps(f[1] + 8 * j), x);
+            y = _mm256_fmadd_ps(c3, _mm256_loadu_ps(f[3] + 8 * j), y);
+            _mm256_storeu_ps(out + 8 * j, _mm256_add_ps(_mm256_loadu_ps(out + 8 * j), _mm256_add_ps(x, y)));
+        }
+    };
+    std::int64_t i0 = 0;
+    if constexpr (gather) {
+        for (; i0 + 4 <= n; i0 += 4) {
+            const std::int64_t end = std::min(n, i0 + kAhead + 4);
+            for (std::int64_t i = i0 + kAhead; i < end; ++i) {
+                const char* p = reinterpret_cast<const char*>(source(i));
+                for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+            }
+            const Src* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
+            __m256 d[4];
+            for (int r = 0; r < 4; ++r) {
+                __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (int j = 0; j < V; ++j) {
+                    const __m256 x = load8(g[r] + 8 * j);
+                    _mm256_storeu_ps(in.G + (i0 + r) * s + 8 * j, x);
+                    acc[j & 1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc[j & 1]);
+                }
+                d[r] = _mm256_add_ps(acc[0], acc[1]);
+            }
+            const __m256 cv = coefficients(i0, reduce4(d));
+            const float* const f[4] = {in.G + i0 * s, in.G + (i0 + 1) * s, in.G + (i0 + 2) * s, in.G + (i0 + 3) * s};
+            update4(f, cv);
+        }
+    } else {
+        auto dots4 = [&](std::int64_t i) {
+            __m256 d[4];
+            for (int r = 0; r < 4; ++r) {
+                const float* g = in.G + (i + r) * s;
+                __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (int j = 0; j < V; ++j)
+                    acc[j & 1] = _mm256_fmadd_ps(_mm256_loadu_ps(g + 8 * j), _mm256_loadu_ps(v + 8 * j), acc[j & 1]);
+                d[r] = _mm256_add_ps(acc[0], acc[1]);
+            }
+            return reduce4(d);
+        };
+        if (n >= 4) {
+            __m128 dots = dots4(0);
+            for (; i0 + 4 <= n; i0 += 4) {
+                const __m256 cv = coefficients(i0, dots);
+                if (i0 + 8 <= n) dots = dots4(i0 + 4);
+                const float* const f[4] = {in.G + i0 * s, in.G + (i0 + 1) * s, in.G + (i0 + 2) * s,
+                                           in.G + (i0 + 3) * s};
+                update4(f, cv);
+            }
+        }
+    }
+    for (; i0 < n; ++i0) {
+        const Src* g = source(i0);
+        const float* f = nullptr;
+        if constexpr (gather)
+            f = in.G + i0 * s;
+        else
+            f = g;
+        __m256 acc = _mm256_setzero_ps();
+        for (int j = 0; j < V; ++j) {
+            const __m256 x = load8(g + 8 * j);
+            if constexpr (gather) _mm256_storeu_ps(in.G + i0 * s + 8 * j, x);
+            acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc);
+        }
+        float w, a;
+        if constexpr (gather) {
+            const float c = in.conf[i0];
+            w = in.w[i0] = std::fabs(c) - 1.0f;
+            a = in.a[i0] = c > 0.0f ? c : 0.0f;
+        } else {
+            w = in.w[i0];
+            a = in.a ? in.a[i0] : 0.0f;
+        }
+        const __m256 c = _mm256_set1_ps(wscale * w * hsum256(acc) + a);
+        for (int j = 0; j < V; ++j)
+            _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(c, _mm256_loadu_ps(f + 8 * j), _mm256_loadu_ps(out + 8 * j)));
+    }
+}
+
+// The four-row AVX2 kernel for s <= 128 (false: not handled here).
+template <typename Rows>
+bool pass_rows_avx2(std::int64_t s, const Rows& in, std::int64_t n, float wscale, const float* v, float* out,
+                    const float* M, std::int64_t k) {
+#if defined(__F16C__)
+    constexpr bool converts = true;
+#else
+    constexpr bool converts = false;  // half rows need F16C's conversions
+#endif
+    if constexpr (!converts && std::is_same_v<typename Rows::Src, std::uint16_t>) {
+        return false;
+    } else {
+        switch (s) {
+            case 16: pass4_avx2<2>(in, n, wscale, v, out, M, k); return true;
+            case 32: pass4_avx2<4>(in, n, wscale, v, out, M, k); return true;
+            case 48: pass4_avx2<6>(in, n, wscale, v, out, M, k); return true;
+            case 64: pass4_avx2<8>(in, n, wscale, v, out, M, k); return true;
+            case 80: pass4_avx2<10>(in, n, wscale, v, out, M, k); return true;
+            case 96: pass4_avx2<12>(in, n, wscale, v, out, M, k); return true;
+            case 112: pass4_avx2<14>(in, n, wscale, v, out, M, k); return true;
+            case 128: pass4_avx2<16>(in, n, wscale, v, out, M, k); return true;
+            default: return false;
+        }
+    }
+}
 #endif
 
 }  // namespace
@@ -485,6 +686,8 @@ void weighted_rank1_pass(const float* G, std::int64_t n, std::int64_t s, const f
                          float wscale, const float* v, float* out, const float* M, std::int64_t k) {
 #if defined(__AVX512F__)
     if (pass_rows(s, PassRows{G, w, a}, n, wscale, v, out, M, k)) return;
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (pass_rows_avx2(s, PassRows{G, w, a}, n, wscale, v, out, M, k)) return;
 #endif
     if (M) start_with_mv(M, k, s, wscale, v, out);
 #if defined(__AVX512F__)
@@ -501,6 +704,8 @@ void gather_rank1_pass(const float* src, std::int64_t s, const std::int32_t* idx
                        std::int64_t k) {
 #if defined(__AVX512F__)
     if (pass_rows(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out, M, k)) return;
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (pass_rows_avx2(s, GatherRows{src, idx, conf, G, w, a}, n, wscale, v, out, M, k)) return;
 #endif
     gather_rows_weighted(src, s, idx, conf, n, G, w, a, nullptr);
     weighted_rank1_pass(G, n, s, w, a, wscale, v, out, M, k);
@@ -511,6 +716,8 @@ void gather_rank1_pass_half(const std::uint16_t* src, std::int64_t s, const std:
                             const float* M, std::int64_t k) {
 #if defined(__AVX512F__)
     if (pass_rows(s, GatherHalfRows{src, idx, conf, G, w, a}, n, wscale, v, out, M, k)) return;
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (pass_rows_avx2(s, GatherHalfRows{src, idx, conf, G, w, a}, n, wscale, v, out, M, k)) return;
 #endif
     gather_rows_weighted(src, s, idx, conf, n, G, w, a, nullptr);
     weighted_rank1_pass(G, n, s, w, a, wscale, v, out, M, k);
@@ -650,6 +857,61 @@ bool syrk_avx512(const float* G, std::int64_t n, std::int64_t k, std::int64_t s,
 }
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// AVX2 (16 registers): tiles of R <= 3 rows of A by V <= 3 eight-column blocks, the weighted row
+// blocks y = w_i g_i loaded once per row of G and used by all R rows (R V + V + 1 registers).
+template <int R, int V>
+void syrk_tile_avx2(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+                    std::int64_t r0, std::int64_t c0) {
+    __m256 acc[R][V];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) acc[r][v] = _mm256_loadu_ps(C + (r0 + r) * s + c0 + 8 * v);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float* g = G + i * s;
+        const __m256 wi = _mm256_set1_ps(w[i]);
+        __m256 y[V];
+        for (int v = 0; v < V; ++v) y[v] = _mm256_mul_ps(wi, _mm256_loadu_ps(g + c0 + 8 * v));
+        for (int r = 0; r < R; ++r) {
+            const __m256 b = _mm256_broadcast_ss(g + r0 + r);
+            for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(b, y[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) _mm256_storeu_ps(A + (r0 + r) * s + c0 + 8 * v, acc[r][v]);
+}
+
+template <int R>
+void syrk_cols_avx2(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+                    std::int64_t r0, std::int64_t c0, std::int64_t blocks) {
+    switch (blocks) {
+        case 1: return syrk_tile_avx2<R, 1>(G, n, s, w, A, C, r0, c0);
+        case 2: return syrk_tile_avx2<R, 2>(G, n, s, w, A, C, r0, c0);
+        default: return syrk_tile_avx2<R, 3>(G, n, s, w, A, C, r0, c0);
+    }
+}
+
+// Upper triangle (plus the lanes left of the diagonal in its block, as the AVX-512 kernel): rows in
+// threes, each from the 8-column block holding its first diagonal entry to column k, three blocks a tile.
+bool syrk_avx2(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
+               const float* C) {
+    if (s % 8 != 0) return false;
+    if (!C) C = A;
+    const std::int64_t end = (k + 7) / 8 * 8;
+    for (std::int64_t r0 = 0; r0 < k; r0 += 3) {
+        const std::int64_t rows = std::min<std::int64_t>(k - r0, 3);
+        for (std::int64_t c0 = r0 / 8 * 8; c0 < end; c0 += 24) {
+            const std::int64_t blocks = std::min<std::int64_t>((end - c0) / 8, 3);
+            switch (rows) {
+                case 1: syrk_cols_avx2<1>(G, n, s, w, A, C, r0, c0, blocks); break;
+                case 2: syrk_cols_avx2<2>(G, n, s, w, A, C, r0, c0, blocks); break;
+                default: syrk_cols_avx2<3>(G, n, s, w, A, C, r0, c0, blocks); break;
+            }
+        }
+    }
+    return true;
+}
+#endif
+
 // The row operations of the factorisation. `wide`: s is a multiple of 16 and rows may be processed
 // in whole 16-float blocks, from the block holding `begin` to the end of the row's block holding
 // k - 1 (the extra lanes are below the diagonal or padding: never read).
@@ -715,6 +977,8 @@ void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t 
                    const float* C) {
 #if defined(__AVX512F__)
     if (syrk_avx512(G, n, k, s, w, A, C)) return;
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (syrk_avx2(G, n, k, s, w, A, C)) return;
 #endif
     syrk_generic(G, n, k, s, w, A, C);
 }

@@ -142,7 +142,8 @@ int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float
 // U of A = U^T U then has contiguous rows, and every step of the factorisation is a row operation.
 //
 // A += sum_i w_i g_i g_i^T over the n rows g_i of G (stride s), upper triangle. Entries below the
-// diagonal and columns k..s-1 inside the touched 16-column blocks may be written too (meaningless).
+// diagonal and columns k..s-1 inside the touched 16- (AVX2: 8-) column blocks may be written too
+// (meaningless).
 // With C given, A = C + sum_i ... instead (C's upper triangle read, A's written; saves a copy).
 void weighted_syrk(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
                    const float* C = nullptr);
