@@ -1152,49 +1152,138 @@ inline void transpose16(__m512 (&v)[16]) {
 #pragma GCC diagnostic pop
 #endif
 
+// The batched solver's vector operations, sixteen systems a vector (AVX-512).
+struct Lanes16 {
+    using V = __m512;
+    using Mask = __mmask16;
+    static constexpr int W = 16;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V set1(float x) { return _mm512_set1_ps(x); }
+    static V load(const float* p) { return _mm512_loadu_ps(p); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+    // Lanes where d is positive and finite; their bits; b where m is set, else a.
+    static Mask usable(V d) {
+        return _mm512_cmp_ps_mask(d, zero(), _CMP_GT_OQ) & _mm512_cmp_ps_mask(d, set1(INFINITY), _CMP_LT_OQ);
+    }
+    static std::uint32_t bits(Mask m) { return m; }
+    static Mask from_bits(std::uint32_t b) { return static_cast<Mask>(b); }
+    static V blend(Mask m, V a, V b) { return _mm512_mask_blend_ps(m, a, b); }
+    // rsqrt(d) refined by one Newton step, lane by lane.
+    static V inverse_sqrt(V d) {
+        const V r = _mm512_rsqrt14_ps(d);
+        const V h = mul(mul(set1(0.5f), d), mul(r, r));
+        return mul(r, sub(set1(1.5f), h));
+    }
+    static void transpose(V (&v)[W]) { transpose16(v); }
+    // The first m lanes of v to p.
+    static void store_first(float* p, std::int64_t m, V v) {
+        _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << m) - 1), v);
+    }
+    // An empty asm that claims to modify v: the compiler must hold v in a register here, so it loads a
+    // vector once for its NR uses instead of folding a load into every FMA (which made the tile
+    // load-bound: one 512-bit load per FMA).
+    static void keep_in_register(V& v) {
+#if defined(__GNUC__)
+        asm("" : "+v"(v));
+#else
+        (void)v;
+#endif
+    }
+};
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+// The same, eight systems a vector (AVX2): masks are vectors of all-ones / all-zero lanes.
+struct Lanes8 {
+    using V = __m256;
+    using Mask = __m256;
+    static constexpr int W = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(float x) { return _mm256_set1_ps(x); }
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+    static Mask usable(V d) {
+        return _mm256_and_ps(_mm256_cmp_ps(d, zero(), _CMP_GT_OQ), _mm256_cmp_ps(d, set1(INFINITY), _CMP_LT_OQ));
+    }
+    static std::uint32_t bits(Mask m) { return static_cast<std::uint32_t>(_mm256_movemask_ps(m)); }
+    static Mask from_bits(std::uint32_t b) {
+        const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        const __m256i set = _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(b)), lane);
+        return _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane));
+    }
+    static V blend(Mask m, V a, V b) { return _mm256_blendv_ps(a, b, m); }
+    // rsqrt's 12-bit estimate refined by one Newton step (about 22 bits).
+    static V inverse_sqrt(V d) {
+        const V r = _mm256_rsqrt_ps(d);
+        const V h = mul(mul(set1(0.5f), d), mul(r, r));
+        return mul(r, sub(set1(1.5f), h));
+    }
+    static void transpose(V (&v)[W]) {
+        __m256 t[8], u[8];
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+            v[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+        }
+    }
+    static void store_first(float* p, std::int64_t m, V v) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(m)), lane), v);
+    }
+    static void keep_in_register(V& v) {
+#if defined(__GNUC__)
+        asm("" : "+x"(v));
+#else
+        (void)v;
+#endif
+    }
+};
+#endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 // The packed upper triangle of a k x k matrix of vectors: row i holds columns i..k-1, and (i, j)
 // sits at packed_row(i, k) + j.
 inline std::int64_t packed_row(std::int64_t i, std::int64_t k) { return i * (2 * k - i - 1) / 2; }
-
-// rsqrt(d) refined by one Newton step, lane by lane.
-inline __m512 inverse_sqrt16(__m512 d) {
-    const __m512 r = _mm512_rsqrt14_ps(d);
-    const __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), d), _mm512_mul_ps(r, r));
-    return _mm512_mul_ps(r, _mm512_sub_ps(_mm512_set1_ps(1.5f), h));
-}
 
 // The factorisation works on the augmented matrix [A | b]: k rows, k + 1 columns (b is column k),
 // packed (row i holds columns i..k). Factoring it leaves U in columns < k and y = U^-T b in column k,
 // so the forward substitution needs no pass of its own. Left-looking, four rows of U at a time:
 // a register tile (NR rows x W columns) sums the updates of every earlier row of U, reading each
 // earlier row's entries once per tile; the diagonal tile is then factored in registers, and every
-// tile right of it gets the block's triangular solve in registers before its single store.
-
-// An empty asm that claims to modify v: the compiler must hold v in a register here, so it loads a
-// vector once for its NR uses instead of folding a load into every FMA (which made the tile
-// load-bound: one 512-bit load per FMA).
-inline void keep_in_register(__m512& v) {
-#if defined(__GNUC__)
-    asm("" : "+v"(v));
-#else
-    (void)v;
-#endif
-}
+// tile right of it gets the block's triangular solve in registers before its single store. L is a
+// Lanes type: one system per vector lane.
 
 // acc[r][t] = X(c0 + r, j0 + t) - sum_{q < c0} U(q, c0 + r) U(q, j0 + t) (for j0 + t >= c0 + r).
-template <int NR, int W>
-inline void tile_sums16(const __m512* L, std::int64_t kk, std::int64_t c0, std::int64_t j0, __m512 (&acc)[NR][W]) {
+template <typename L, int NR, int W>
+inline void tile_sums(const typename L::V* P, std::int64_t kk, std::int64_t c0, std::int64_t j0,
+                      typename L::V (&acc)[NR][W]) {
     for (int r = 0; r < NR; ++r)
-        for (int t = 0; t < W; ++t)
-            acc[r][t] = j0 + t >= c0 + r ? L[packed_row(c0 + r, kk) + j0 + t] : _mm512_setzero_ps();
+        for (int t = 0; t < W; ++t) acc[r][t] = j0 + t >= c0 + r ? P[packed_row(c0 + r, kk) + j0 + t] : L::zero();
     for (std::int64_t q = 0; q < c0; ++q) {
-        const __m512* U = L + packed_row(q, kk);
-        __m512 a[NR];
+        const typename L::V* U = P + packed_row(q, kk);
+        typename L::V a[NR];
         for (int r = 0; r < NR; ++r) a[r] = U[c0 + r];
         for (int t = 0; t < W; ++t) {
-            __m512 p = U[j0 + t];
-            keep_in_register(p);
-            for (int r = 0; r < NR; ++r) acc[r][t] = _mm512_fnmadd_ps(a[r], p, acc[r][t]);
+            typename L::V p = U[j0 + t];
+            L::keep_in_register(p);
+            for (int r = 0; r < NR; ++r) acc[r][t] = L::fnmadd(a[r], p, acc[r][t]);
         }
     }
 }
@@ -1202,119 +1291,122 @@ inline void tile_sums16(const __m512* L, std::int64_t kk, std::int64_t c0, std::
 // The diagonal block (NR x NR at c0): its sums, then its Cholesky factorisation lane by lane. The
 // diagonal keeps 1 / u_rr (the later solves multiply). Lanes with a pivot that is not positive and
 // finite are added to `failed` and go on with pivot 1 (their results are discarded).
-template <int NR>
-void factor_diagonal16(__m512* L, std::int64_t kk, std::int64_t c0, __mmask16& failed) {
-    __m512 acc[NR][NR];
-    tile_sums16<NR, NR>(L, kk, c0, c0, acc);
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), inf = _mm512_set1_ps(INFINITY);
+template <typename L, int NR>
+void factor_diagonal(typename L::V* P, std::int64_t kk, std::int64_t c0, std::uint32_t& failed) {
+    typename L::V acc[NR][NR];
+    tile_sums<L, NR, NR>(P, kk, c0, c0, acc);
+    const typename L::V one = L::set1(1.0f);
     for (int r = 0; r < NR; ++r) {
-        const __m512 d = acc[r][r];
-        const __mmask16 ok = _mm512_cmp_ps_mask(d, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(d, inf, _CMP_LT_OQ);
-        failed |= static_cast<__mmask16>(~ok);
-        const __m512 inv = inverse_sqrt16(_mm512_mask_blend_ps(ok, one, d));
+        const typename L::V d = acc[r][r];
+        const typename L::Mask ok = L::usable(d);
+        failed |= ~L::bits(ok) & ((1u << L::W) - 1);
+        const typename L::V inv = L::inverse_sqrt(L::blend(ok, one, d));
         acc[r][r] = inv;
-        for (int t = r + 1; t < NR; ++t) acc[r][t] = _mm512_mul_ps(acc[r][t], inv);
+        for (int t = r + 1; t < NR; ++t) acc[r][t] = L::mul(acc[r][t], inv);
         for (int i = r + 1; i < NR; ++i)
-            for (int t = i; t < NR; ++t) acc[i][t] = _mm512_fnmadd_ps(acc[r][i], acc[r][t], acc[i][t]);
+            for (int t = i; t < NR; ++t) acc[i][t] = L::fnmadd(acc[r][i], acc[r][t], acc[i][t]);
     }
     for (int r = 0; r < NR; ++r)
-        for (int t = r; t < NR; ++t) L[packed_row(c0 + r, kk) + c0 + t] = acc[r][t];
+        for (int t = r; t < NR; ++t) P[packed_row(c0 + r, kk) + c0 + t] = acc[r][t];
 }
 
 // A tile right of the diagonal block: its sums, then U(block)^-T applied in registers.
-template <int NR, int W>
-void solve_tile16(__m512* L, std::int64_t kk, std::int64_t c0, std::int64_t j0) {
-    __m512 acc[NR][W];
-    tile_sums16<NR, W>(L, kk, c0, j0, acc);
+template <typename L, int NR, int W>
+void solve_tile(typename L::V* P, std::int64_t kk, std::int64_t c0, std::int64_t j0) {
+    typename L::V acc[NR][W];
+    tile_sums<L, NR, W>(P, kk, c0, j0, acc);
     for (int r = 0; r < NR; ++r) {
-        const __m512* D = L + packed_row(c0 + r, kk);  // row r of the factored diagonal block
+        const typename L::V* D = P + packed_row(c0 + r, kk);  // row r of the factored diagonal block
         for (int p = 0; p < r; ++p) {
-            const __m512 u = L[packed_row(c0 + p, kk) + c0 + r];
-            for (int t = 0; t < W; ++t) acc[r][t] = _mm512_fnmadd_ps(u, acc[p][t], acc[r][t]);
+            const typename L::V u = P[packed_row(c0 + p, kk) + c0 + r];
+            for (int t = 0; t < W; ++t) acc[r][t] = L::fnmadd(u, acc[p][t], acc[r][t]);
         }
-        const __m512 inv = D[c0 + r];
-        for (int t = 0; t < W; ++t) acc[r][t] = _mm512_mul_ps(acc[r][t], inv);
+        const typename L::V inv = D[c0 + r];
+        for (int t = 0; t < W; ++t) acc[r][t] = L::mul(acc[r][t], inv);
     }
     for (int r = 0; r < NR; ++r)
-        for (int t = 0; t < W; ++t) L[packed_row(c0 + r, kk) + j0 + t] = acc[r][t];
+        for (int t = 0; t < W; ++t) P[packed_row(c0 + r, kk) + j0 + t] = acc[r][t];
 }
 
-template <int NR>
-void factor_block16(__m512* L, std::int64_t kk, std::int64_t c0, __mmask16& failed) {
-    factor_diagonal16<NR>(L, kk, c0, failed);
+template <typename L, int NR>
+void factor_block(typename L::V* P, std::int64_t kk, std::int64_t c0, std::uint32_t& failed) {
+    factor_diagonal<L, NR>(P, kk, c0, failed);
     // Four columns per tile: 4 x 4 sums stay in registers through the triangular solve (six
-    // columns sum with fewer loads but spill there; measured slower).
+    // columns sum with fewer loads but spill there; measured slower with AVX-512).
     std::int64_t j0 = c0 + NR;
-    for (; j0 + 4 <= kk; j0 += 4) solve_tile16<NR, 4>(L, kk, c0, j0);
+    for (; j0 + 4 <= kk; j0 += 4) solve_tile<L, NR, 4>(P, kk, c0, j0);
     switch (kk - j0) {
-        case 1: solve_tile16<NR, 1>(L, kk, c0, j0); break;
-        case 2: solve_tile16<NR, 2>(L, kk, c0, j0); break;
-        case 3: solve_tile16<NR, 3>(L, kk, c0, j0); break;
+        case 1: solve_tile<L, NR, 1>(P, kk, c0, j0); break;
+        case 2: solve_tile<L, NR, 2>(P, kk, c0, j0); break;
+        case 3: solve_tile<L, NR, 3>(P, kk, c0, j0); break;
         default: break;
     }
 }
 
-std::uint32_t cholesky_solve16_avx512(float* const* A, std::int64_t k, std::int64_t s, float* const* b,
-                                      float* const* x, float* scratch) {
+// L::W systems at once (A[l] == nullptr: no system in lane l); the bits of the lanes that failed.
+template <typename L>
+std::uint32_t cholesky_solve_lanes(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
+                                   float* scratch) {
+    using V = typename L::V;
+    constexpr int W = L::W;
     const std::int64_t kk = k + 1;
-    __m512* L = reinterpret_cast<__m512*>(scratch);  // packed [A | b]: k (k + 3) / 2 vectors
-    __m512* X = L + k * (k + 3) / 2;                  // the solutions: k vectors
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    __mmask16 missing = 0;
-    for (int l = 0; l < 16; ++l)
-        if (A[l] == nullptr) missing |= static_cast<__mmask16>(1u << l);
-    // In: lane l of L(i, j) = A[l][i][j] (and of L(i, k) = b[l][i]), 16 columns at a time through a
-    // 16 x 16 transpose. A missing system is the identity with b = 0.
-    __m512 v[16];
+    V* P = reinterpret_cast<V*>(scratch);  // packed [A | b]: k (k + 3) / 2 vectors
+    V* X = P + k * (k + 3) / 2;            // the solutions: k vectors
+    const V zero = L::zero(), one = L::set1(1.0f);
+    std::uint32_t missing = 0;
+    for (int l = 0; l < W; ++l)
+        if (A[l] == nullptr) missing |= 1u << l;
+    // In: lane l of P(i, j) = A[l][i][j] (and of P(i, k) = b[l][i]), W columns at a time through a
+    // W x W transpose. A missing system is the identity with b = 0.
+    V v[W];
     for (std::int64_t i = 0; i <= k; ++i) {
         const std::int64_t begin = i < k ? i : 0;  // "row" k: b, which becomes column k
-        for (std::int64_t j0 = begin & ~std::int64_t{15}; j0 < k; j0 += 16) {
-            for (int l = 0; l < 16; ++l)
-                v[l] = A[l] == nullptr ? zero : _mm512_loadu_ps(i < k ? A[l] + i * s + j0 : b[l] + j0);
-            transpose16(v);
-            const std::int64_t hi = std::min(k, j0 + 16);
+        for (std::int64_t j0 = begin & ~std::int64_t{W - 1}; j0 < k; j0 += W) {
+            for (int l = 0; l < W; ++l) v[l] = A[l] == nullptr ? zero : L::load(i < k ? A[l] + i * s + j0 : b[l] + j0);
+            L::transpose(v);
+            const std::int64_t hi = std::min<std::int64_t>(k, j0 + W);
             if (i < k) {
-                __m512* dst = L + packed_row(i, kk);
+                V* dst = P + packed_row(i, kk);
                 for (std::int64_t j = std::max(i, j0); j < hi; ++j) dst[j] = v[j - j0];
             } else {
-                for (std::int64_t j = j0; j < hi; ++j) L[packed_row(j, kk) + k] = v[j - j0];
+                for (std::int64_t j = j0; j < hi; ++j) P[packed_row(j, kk) + k] = v[j - j0];
             }
         }
     }
+    const typename L::Mask missing_mask = L::from_bits(missing);
     for (std::int64_t i = 0; i < k; ++i) {
-        __m512& d = L[packed_row(i, kk) + i];
-        d = _mm512_mask_blend_ps(missing, d, one);
+        V& d = P[packed_row(i, kk) + i];
+        d = L::blend(missing_mask, d, one);
     }
-    __mmask16 failed = 0;
+    std::uint32_t failed = 0;
     for (std::int64_t c0 = 0; c0 < k; c0 += 4) {
         switch (std::min<std::int64_t>(4, k - c0)) {
-            case 1: factor_block16<1>(L, kk, c0, failed); break;
-            case 2: factor_block16<2>(L, kk, c0, failed); break;
-            case 3: factor_block16<3>(L, kk, c0, failed); break;
-            default: factor_block16<4>(L, kk, c0, failed); break;
+            case 1: factor_block<L, 1>(P, kk, c0, failed); break;
+            case 2: factor_block<L, 2>(P, kk, c0, failed); break;
+            case 3: factor_block<L, 3>(P, kk, c0, failed); break;
+            default: factor_block<L, 4>(P, kk, c0, failed); break;
         }
     }
     // Back substitution U x = y from the last row; four accumulators per dot product.
     for (std::int64_t r = k - 1; r >= 0; --r) {
-        const __m512* R = L + packed_row(r, kk);
-        __m512 acc[4] = {zero, zero, zero, zero};
+        const V* R = P + packed_row(r, kk);
+        V acc[4] = {zero, zero, zero, zero};
         std::int64_t j = r + 1;
         for (; j + 4 <= k; j += 4)
-            for (int q = 0; q < 4; ++q) acc[q] = _mm512_fmadd_ps(R[j + q], X[j + q], acc[q]);
-        for (; j < k; ++j) acc[0] = _mm512_fmadd_ps(R[j], X[j], acc[0]);
-        const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-        X[r] = _mm512_mul_ps(_mm512_sub_ps(R[k], sum), R[r]);
+            for (int q = 0; q < 4; ++q) acc[q] = L::fmadd(R[j + q], X[j + q], acc[q]);
+        for (; j < k; ++j) acc[0] = L::fmadd(R[j], X[j], acc[0]);
+        const V sum = L::add(L::add(acc[0], acc[1]), L::add(acc[2], acc[3]));
+        X[r] = L::mul(L::sub(R[k], sum), R[r]);
     }
-    // Out: x[l][i] = lane l of X[i], 16 entries at a time (only [0, k) written: x's padding stays).
-    for (std::int64_t i0 = 0; i0 < k; i0 += 16) {
-        const std::int64_t m = std::min<std::int64_t>(16, k - i0);
-        for (int t = 0; t < 16; ++t) v[t] = t < m ? X[i0 + t] : zero;
-        transpose16(v);
-        const auto mask = static_cast<__mmask16>((1u << m) - 1);
-        for (int l = 0; l < 16; ++l)
-            if (A[l] != nullptr && !(failed >> l & 1)) _mm512_mask_storeu_ps(x[l] + i0, mask, v[l]);
+    // Out: x[l][i] = lane l of X[i], W entries at a time (only [0, k) written: x's padding stays).
+    for (std::int64_t i0 = 0; i0 < k; i0 += W) {
+        const std::int64_t m = std::min<std::int64_t>(W, k - i0);
+        for (int t = 0; t < W; ++t) v[t] = t < m ? X[i0 + t] : zero;
+        L::transpose(v);
+        for (int l = 0; l < W; ++l)
+            if (A[l] != nullptr && !(failed >> l & 1)) L::store_first(x[l] + i0, m, v[l]);
     }
-    return static_cast<std::uint32_t>(failed & static_cast<__mmask16>(~missing));
+    return failed & ~missing;
 }
 #endif
 }  // namespace
@@ -1322,7 +1414,12 @@ std::uint32_t cholesky_solve16_avx512(float* const* A, std::int64_t k, std::int6
 std::uint32_t cholesky_solve16(float* const* A, std::int64_t k, std::int64_t s, float* const* b, float* const* x,
                                float* scratch) {
 #if defined(__AVX512F__)
-    if (s % 16 == 0) return cholesky_solve16_avx512(A, k, s, b, x, scratch);
+    if (s % 16 == 0) return cholesky_solve_lanes<Lanes16>(A, k, s, b, x, scratch);
+#elif defined(__AVX2__) && defined(__FMA__)
+    // Two batches of eight (the scratch for sixteen lanes holds one of eight twice over).
+    if (s % 8 == 0)
+        return cholesky_solve_lanes<Lanes8>(A, k, s, b, x, scratch) |
+               cholesky_solve_lanes<Lanes8>(A + 8, k, s, b + 8, x + 8, scratch) << 8;
 #endif
     (void)scratch;
     std::uint32_t failed = 0;
