@@ -858,19 +858,22 @@ bool syrk_avx512(const float* G, std::int64_t n, std::int64_t k, std::int64_t s,
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-// AVX2 (16 registers): tiles of R <= 3 rows of A by V <= 3 eight-column blocks, the weighted row
-// blocks y = w_i g_i loaded once per row of G and used by all R rows (R V + V + 1 registers).
+// AVX2 (16 registers): tiles of R <= 4 rows of A by V <= 3 eight-column blocks in registers over a
+// chunk of G's rows, whose weighted copy H = w_i g_i (computed once per chunk, not once per tile)
+// supplies the blocks: per row of G, V loads, R broadcasts and R V FMAs (no multiplies).
+constexpr std::int64_t kSyrkChunk = 32;
+
 template <int R, int V>
-void syrk_tile_avx2(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+void syrk_tile_avx2(const float* G, const float* H, std::int64_t n, std::int64_t s, float* A, const float* C,
                     std::int64_t r0, std::int64_t c0) {
     __m256 acc[R][V];
     for (int r = 0; r < R; ++r)
         for (int v = 0; v < V; ++v) acc[r][v] = _mm256_loadu_ps(C + (r0 + r) * s + c0 + 8 * v);
     for (std::int64_t i = 0; i < n; ++i) {
         const float* g = G + i * s;
-        const __m256 wi = _mm256_set1_ps(w[i]);
+        const float* h = H + i * s;
         __m256 y[V];
-        for (int v = 0; v < V; ++v) y[v] = _mm256_mul_ps(wi, _mm256_loadu_ps(g + c0 + 8 * v));
+        for (int v = 0; v < V; ++v) y[v] = _mm256_loadu_ps(h + c0 + 8 * v);
         for (int r = 0; r < R; ++r) {
             const __m256 b = _mm256_broadcast_ss(g + r0 + r);
             for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(b, y[v], acc[r][v]);
@@ -881,33 +884,48 @@ void syrk_tile_avx2(const float* G, std::int64_t n, std::int64_t s, const float*
 }
 
 template <int R>
-void syrk_cols_avx2(const float* G, std::int64_t n, std::int64_t s, const float* w, float* A, const float* C,
+void syrk_cols_avx2(const float* G, const float* H, std::int64_t n, std::int64_t s, float* A, const float* C,
                     std::int64_t r0, std::int64_t c0, std::int64_t blocks) {
     switch (blocks) {
-        case 1: return syrk_tile_avx2<R, 1>(G, n, s, w, A, C, r0, c0);
-        case 2: return syrk_tile_avx2<R, 2>(G, n, s, w, A, C, r0, c0);
-        default: return syrk_tile_avx2<R, 3>(G, n, s, w, A, C, r0, c0);
+        case 1: return syrk_tile_avx2<R, 1>(G, H, n, s, A, C, r0, c0);
+        case 2: return syrk_tile_avx2<R, 2>(G, H, n, s, A, C, r0, c0);
+        default: return syrk_tile_avx2<R, 3>(G, H, n, s, A, C, r0, c0);
     }
 }
 
 // Upper triangle (plus the lanes left of the diagonal in its block, as the AVX-512 kernel): rows in
-// threes, each from the 8-column block holding its first diagonal entry to column k, three blocks a tile.
+// fours, each from the 8-column block holding its first diagonal entry to column k, three blocks a
+// tile, G in chunks of kSyrkChunk rows (s <= 128: the weighted chunk is 16 KB on the stack).
 bool syrk_avx2(const float* G, std::int64_t n, std::int64_t k, std::int64_t s, const float* w, float* A,
                const float* C) {
-    if (s % 8 != 0) return false;
+    if (s % 8 != 0 || s > 128) return false;
     if (!C) C = A;
+    alignas(32) float H[kSyrkChunk * 128];
     const std::int64_t end = (k + 7) / 8 * 8;
-    for (std::int64_t r0 = 0; r0 < k; r0 += 3) {
-        const std::int64_t rows = std::min<std::int64_t>(k - r0, 3);
-        for (std::int64_t c0 = r0 / 8 * 8; c0 < end; c0 += 24) {
-            const std::int64_t blocks = std::min<std::int64_t>((end - c0) / 8, 3);
-            switch (rows) {
-                case 1: syrk_cols_avx2<1>(G, n, s, w, A, C, r0, c0, blocks); break;
-                case 2: syrk_cols_avx2<2>(G, n, s, w, A, C, r0, c0, blocks); break;
-                default: syrk_cols_avx2<3>(G, n, s, w, A, C, r0, c0, blocks); break;
+    std::int64_t i0 = 0;
+    do {  // at least once: with no rows, A = C
+        const std::int64_t m = std::min(kSyrkChunk, n - i0);
+        for (std::int64_t i = 0; i < m; ++i) {
+            const __m256 wi = _mm256_set1_ps(w[i0 + i]);
+            for (std::int64_t j = 0; j < end; j += 8)
+                _mm256_store_ps(H + i * s + j, _mm256_mul_ps(wi, _mm256_loadu_ps(G + (i0 + i) * s + j)));
+        }
+        for (std::int64_t r0 = 0; r0 < k; r0 += 4) {
+            const std::int64_t rows = std::min<std::int64_t>(k - r0, 4);
+            for (std::int64_t c0 = r0 / 8 * 8; c0 < end; c0 += 24) {
+                const std::int64_t blocks = std::min<std::int64_t>((end - c0) / 8, 3);
+                const float* g = G + i0 * s;
+                switch (rows) {
+                    case 1: syrk_cols_avx2<1>(g, H, m, s, A, C, r0, c0, blocks); break;
+                    case 2: syrk_cols_avx2<2>(g, H, m, s, A, C, r0, c0, blocks); break;
+                    case 3: syrk_cols_avx2<3>(g, H, m, s, A, C, r0, c0, blocks); break;
+                    default: syrk_cols_avx2<4>(g, H, m, s, A, C, r0, c0, blocks); break;
+                }
             }
         }
-    }
+        C = A;  // later chunks add to what the first wrote
+        i0 += m;
+    } while (i0 < n);
     return true;
 }
 #endif
