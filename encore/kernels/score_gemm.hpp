@@ -3,8 +3,8 @@
 // the targets packed once into panels of 16 rows stored dimension-major (for each dimension j the
 // 16 targets' values side by side), so the kernel reads them as whole vectors and broadcasts the
 // query values. Every score is one fused multiply-add chain over the dimensions in order,
-// s = fma(q[j], t[j], s) for j = 0, 1, ..., starting from 0, whatever the path (AVX-512 registers,
-// the portable loop or score_one below), so a score recomputed later is bit-identical to the one the
+// s = fma(q[j], t[j], s) for j = 0, 1, ..., starting from 0, whatever the path (AVX-512 or AVX2
+// registers, the portable loop or score_one below), so a score recomputed later is bit-identical to the one the
 // block computed.
 #include <cstdint>
 #include <cstring>
@@ -48,7 +48,7 @@ private:
 void score_block(const float* Q, std::int64_t q_stride, std::int64_t qn, const PackedTargets& P, std::int64_t t0,
                  std::int64_t tn, float* scores, std::int64_t ld);
 
-// The portable loop score_block uses where AVX-512 is not compiled in (exposed for the tests: both
+// The portable loop score_block uses where neither AVX-512 nor AVX2 + FMA is compiled in (exposed for the tests: both
 // give bit-identical scores).
 void score_block_portable(const float* Q, std::int64_t q_stride, std::int64_t qn, const PackedTargets& P,
                           std::int64_t t0, std::int64_t tn, float* scores, std::int64_t ld);
