@@ -221,6 +221,8 @@ TEST_F(Cli, ErrorsAreOneLineAndNonZero) {
         {fmt::format("recommend {} --user nobody", model()), "unknown user"},
         {fmt::format("train {} --weighting nope -o {}", tsv(), dir_->file("x.encm")), "nope"},
         {fmt::format("train {} --solver nope -o {}", tsv(), dir_->file("x.encm")), "nope"},
+        // Options are checked before the input is read: the option is named, not the missing file.
+        {fmt::format("train /nonexistent/plays.tsv --cg-gather nope -o {}", dir_->file("x.encm")), "--cg-gather"},
     };
     for (const auto& c : cases) {
         auto r = run_cli(c.args + " --quiet");

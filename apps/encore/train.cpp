@@ -31,6 +31,7 @@ Command add_train(CLI::App& app) {
     add_quiet(cmd, a->quiet);
     return {cmd, [a, cmd] {
                 auto kind = parse_model_kind(a->model);
+                to_model_options(a->train, kind, a->threads, a->quiet);  // reject bad options before reading input
                 auto data = load_or_ingest(a->in, cmd, a->threads, a->quiet);
                 std::string source;
                 for (const auto& s : a->in.inputs) source += (source.empty() ? "" : " ") + s;
