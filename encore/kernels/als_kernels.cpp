@@ -232,6 +232,33 @@ struct GatherRowsOf {
 using GatherRows = GatherRowsOf<float>;
 using GatherHalfRows = GatherRowsOf<std::uint16_t>;
 
+// The pieces of a pass that do not depend on the vector width (shared by the AVX-512 and AVX2
+// kernels). Row i's source: Y[idx[i]] for a gather, G row i otherwise (rows of stride s).
+template <std::int64_t s, typename Rows>
+inline const typename Rows::Src* row_source(const Rows& in, std::int64_t i) {
+    if constexpr (std::is_same_v<Rows, PassRows>)
+        return in.G + i * s;
+    else
+        return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
+}
+
+// Rows i0..i0+3's coefficients a_i + wscale w_i (g_i . v), given their dot products (a gather
+// computes w and a from the confidences and stores them).
+template <typename Rows>
+inline __m128 coefficients4(const Rows& in, std::int64_t i0, __m128 dots, __m128 wscale) {
+    __m128 wv, av;
+    if constexpr (!std::is_same_v<Rows, PassRows>) {
+        const __m128 c = _mm_loadu_ps(in.conf + i0);
+        wv = _mm_sub_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), c), _mm_set1_ps(1.0f));
+        av = _mm_max_ps(c, _mm_setzero_ps());
+        _mm_storeu_ps(in.w + i0, wv);
+        _mm_storeu_ps(in.a + i0, av);
+    } else {
+        wv = _mm_loadu_ps(in.w + i0);
+        av = in.a ? _mm_loadu_ps(in.a + i0) : _mm_setzero_ps();
+    }
+    return _mm_add_ps(_mm_mul_ps(_mm_mul_ps(wscale, wv), dots), av);
+}
 #endif
 
 #if defined(__AVX512F__)
@@ -297,12 +324,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
         mv_rows4<V>(M, s, v, mr, mv);
         mr += 4;
     };
-    auto source = [&](std::int64_t i) -> const Src* {
-        if constexpr (gather)
-            return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
-        else
-            return in.G + i * s;
-    };
+    auto source = [&](std::int64_t i) { return row_source<s>(in, i); };
     // Transpose-reduce of four rows' partial dot products: lane r = the sum of d[r].
     auto reduce4 = [](const __m512 (&d)[4]) {
         const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(d[0], d[1]), _mm512_unpackhi_ps(d[0], d[1]));
@@ -314,18 +336,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
     // Rows i0..i0+3's coefficients a_i + wscale w_i (g_i . v), in the four 128-bit lanes alike (the
     // gather case computes w and a from the confidences and stores them).
     auto coefficients = [&](std::int64_t i0, __m128 dots) {
-        __m128 wv, av;
-        if constexpr (gather) {
-            const __m128 c = _mm_loadu_ps(in.conf + i0);
-            wv = _mm_sub_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), c), _mm_set1_ps(1.0f));
-            av = _mm_max_ps(c, _mm_setzero_ps());
-            _mm_storeu_ps(in.w + i0, wv);
-            _mm_storeu_ps(in.a + i0, av);
-        } else {
-            wv = _mm_loadu_ps(in.w + i0);
-            av = in.a ? _mm_loadu_ps(in.a + i0) : _mm_setzero_ps();
-        }
-        return _mm512_broadcast_f32x4(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(ws, wv), dots), av));
+        return _mm512_broadcast_f32x4(coefficients4(in, i0, dots, ws));
     };
     // o += sum_r c_r f_r over four float rows, as two partial sums.
     auto update4 = [&](const float* const (&f)[4], __m512 cv) {
@@ -530,12 +541,7 @@ void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, fl
     constexpr std::int64_t s = 8 * V;
     constexpr std::int64_t kAhead = 16;
     if (M) symv_avx2<V>(M, k, s, v, wscale, out);
-    auto source = [&](std::int64_t i) -> const Src* {
-        if constexpr (gather)
-            return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
-        else
-            return in.G + i * s;
-    };
+    auto source = [&](std::int64_t i) { return row_source<s>(in, i); };
     // Lane r of the result: the sum of d[r]'s lanes.
     auto reduce4 = [](const __m256 (&d)[4]) {
         const __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(d[0], d[1]), _mm256_unpackhi_ps(d[0], d[1]));
@@ -545,18 +551,7 @@ void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, fl
     };
     const __m128 ws = _mm_set1_ps(wscale);
     auto coefficients = [&](std::int64_t i0, __m128 dots) {
-        __m128 wv, av;
-        if constexpr (gather) {
-            const __m128 c = _mm_loadu_ps(in.conf + i0);
-            wv = _mm_sub_ps(_mm_andnot_ps(_mm_set1_ps(-0.0f), c), _mm_set1_ps(1.0f));
-            av = _mm_max_ps(c, _mm_setzero_ps());
-            _mm_storeu_ps(in.w + i0, wv);
-            _mm_storeu_ps(in.a + i0, av);
-        } else {
-            wv = _mm_loadu_ps(in.w + i0);
-            av = in.a ? _mm_loadu_ps(in.a + i0) : _mm_setzero_ps();
-        }
-        const __m128 c = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(ws, wv), dots), av);
+        const __m128 c = coefficients4(in, i0, dots, ws);
         return _mm256_insertf128_ps(_mm256_castps128_ps256(c), c, 1);
     };
     // out += (c0 f0 + c1 f1) + (c2 f2 + c3 f3) over four float rows.
