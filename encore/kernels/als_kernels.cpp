@@ -242,6 +242,19 @@ inline const typename Rows::Src* row_source(const Rows& in, std::int64_t i) {
         return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
 }
 
+// Row i's weights w = |c| - 1 and a = max(c, 0) (a gather computes them from conf and stores them).
+template <typename Rows>
+inline void row_weights(const Rows& in, std::int64_t i, float& w, float& a) {
+    if constexpr (!std::is_same_v<Rows, PassRows>) {
+        const float c = in.conf[i];
+        w = in.w[i] = std::fabs(c) - 1.0f;
+        a = in.a[i] = c > 0.0f ? c : 0.0f;
+    } else {
+        w = in.w[i];
+        a = in.a ? in.a[i] : 0.0f;
+    }
+}
+
 // Rows i0..i0+3's coefficients a_i + wscale w_i (g_i . v), given their dot products (a gather
 // computes w and a from the confidences and stores them).
 template <typename Rows>
@@ -415,14 +428,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
             acc = _mm512_fmadd_ps(x, vv[j], acc);
         }
         float w, a;
-        if constexpr (gather) {
-            const float c = in.conf[i0];
-            w = in.w[i0] = std::fabs(c) - 1.0f;
-            a = in.a[i0] = c > 0.0f ? c : 0.0f;
-        } else {
-            w = in.w[i0];
-            a = in.a ? in.a[i0] : 0.0f;
-        }
+        row_weights(in, i0, w, a);
         const __m512 c = _mm512_set1_ps(wscale * w * _mm512_reduce_add_ps(acc) + a);
         for (int j = 0; j < V; ++j) o[j] = _mm512_fmadd_ps(c, _mm512_loadu_ps(f + 16 * j), o[j]);
     }
@@ -626,14 +632,7 @@ void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, fl
             acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc);
         }
         float w, a;
-        if constexpr (gather) {
-            const float c = in.conf[i0];
-            w = in.w[i0] = std::fabs(c) - 1.0f;
-            a = in.a[i0] = c > 0.0f ? c : 0.0f;
-        } else {
-            w = in.w[i0];
-            a = in.a ? in.a[i0] : 0.0f;
-        }
+        row_weights(in, i0, w, a);
         const __m256 c = _mm256_set1_ps(wscale * w * hsum256(acc) + a);
         for (int j = 0; j < V; ++j)
             _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(c, _mm256_loadu_ps(f + 8 * j), _mm256_loadu_ps(out + 8 * j)));
