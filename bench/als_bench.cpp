@@ -3,7 +3,7 @@
 // shared machine: other processes stretch the wall clock of a run far more than its CPU time.
 //
 //   build/als_bench DATA.encd [--factors 64] [--solver cg|cholesky] [--iterations 3] [--threads 2]
-//                             [--runs 3]
+//                             [--runs 3] [--no-eigenbasis] [--float-gather]
 //
 // Each run trains 1 iteration (warm-up: the factor matrices and workspaces are touched for the
 // first time) and 1 + N iterations from the same seed; the difference over N is one iteration.
@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
     app.add_option("--iterations", iterations);
     app.add_option("--threads", threads);
     app.add_option("--runs", runs);
+    bool no_eigenbasis = false, float_gather = false;
+    app.add_flag("--no-eigenbasis", no_eigenbasis, "CG in the original basis (AlsOptions::eigenbasis off)");
+    app.add_flag("--float-gather", float_gather, "CG gathers float32 rows (AlsOptions::half_gather off)");
     CLI11_PARSE(app, argc, argv);
 
     auto data = encore::load_dataset(path);
@@ -64,6 +67,8 @@ int main(int argc, char** argv) {
     o.regularization = 0.05f;
     o.solver = encore::parse_als_solver(solver);
     o.threads = threads;
+    o.eigenbasis = !no_eigenbasis;
+    o.half_gather = !float_gather;
     std::vector<double> wall, cpu;
     for (int r = 0; r < runs; ++r) {
         encore::Matrix X, Y;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include <gtest/gtest.h>
+#include <Eigen/Dense>
 
 #include "encore/kernels/als_kernels.hpp"
 #include "encore/util/error.hpp"
@@ -548,6 +549,7 @@ TEST(AlsSolve, ChunkedRowsGiveTheSameSolution) {
         for (bool half : {true, false}) {
             o.solver = solver;
             o.half_gather = half;
+            if (std::getenv("STEPS")) o.cg_steps = std::atoi(std::getenv("STEPS"));
             Matrix whole = X.clone(), chunked = X.clone();
             o.block_rows = 0;
             als_update(p.by_user, Y, whole, o);
@@ -581,6 +583,94 @@ TEST(AlsSolve, HalfGatherChangesCgOnlyByRounding) {
         loss[h] = als_loss(p.by_user, Xh, Yh, o.regularization, 2);
     }
     EXPECT_NEAR(loss[1], loss[0], 1e-3 * loss[0]);
+}
+
+// ALS with CG as the textbook algorithm in double precision (dense matrices; implicit's stopping rules).
+void reference_cg_half_step(const Csr& cui, const Eigen::MatrixXd& Y, Eigen::MatrixXd& X, double lambda, int steps) {
+    Eigen::MatrixXd M = Y.transpose() * Y;
+    M.diagonal().array() += lambda;
+    for (std::int64_t u = 0; u < cui.rows; ++u) {
+        Eigen::MatrixXd A = M;
+        Eigen::VectorXd b = Eigen::VectorXd::Zero(Y.cols());
+        auto idx = cui.row_indices(u);
+        auto val = cui.row_values(u);
+        for (std::size_t j = 0; j < idx.size(); ++j) {
+            const Eigen::VectorXd y = Y.row(idx[j]).transpose();
+            const double c = val[j];
+            A += (std::fabs(c) - 1) * y * y.transpose();
+            if (c > 0) b += c * y;
+        }
+        Eigen::VectorXd x = X.row(u).transpose(), r = b - A * x, p = r;
+        double rs = r.dot(r);
+        for (int it = 0; it < steps && rs >= 1e-20; ++it) {
+            const Eigen::VectorXd ap = A * p;
+            const double pap = p.dot(ap);
+            if (!(pap > 0)) break;
+            x += rs / pap * p;
+            r -= rs / pap * ap;
+            const double rn = r.dot(r);
+            if (rn < 1e-20) break;
+            p = r + rn / rs * p;
+            rs = rn;
+        }
+        X.row(u) = x.transpose();
+    }
+}
+
+Eigen::MatrixXd to_dense(const Matrix& m) {
+    Eigen::MatrixXd d(m.rows(), m.cols());
+    for (std::int64_t i = 0; i < m.rows(); ++i)
+        for (std::int64_t j = 0; j < m.cols(); ++j) d(i, j) = m(i, j);
+    return d;
+}
+
+TEST(AlsSolve, EigenbasisIsAsCloseToDoubleCgAsTheOriginalBasis) {
+    // CG in the eigenbasis of the fixed side's Gram matrix rotates both factor matrices by the same
+    // orthogonal map every half-step: the factors change, the scores x.y do not (CG is
+    // rotation-invariant). Float32 CG on these systems (bm25-like weights below 1 make some of them
+    // ill-conditioned) is some 1e-3 off exact arithmetic in either basis, so both are held to a
+    // double-precision CG from the same start.
+    auto p = random_problem(80, 60, 0.2, 5);
+    for (int factors : {16, 10}) {  // 10: the padding columns must stay zero
+        for (bool half : {false, true}) {
+            SCOPED_TRACE(fmt::format("{} factors, half gather {}", factors, half));
+            auto o = options(AlsSolver::cg, factors, 0, 2);
+            o.half_gather = half;
+            Matrix X0, Y0;
+            train_als(p.by_user, p.by_item, o, X0, Y0);  // the initial factors
+            Eigen::MatrixXd Xr = to_dense(X0), Yr = to_dense(Y0);
+            o.iterations = 3;
+            for (int it = 0; it < o.iterations; ++it) {
+                reference_cg_half_step(p.by_user, Yr, Xr, o.regularization, o.cg_steps);
+                reference_cg_half_step(p.by_item, Xr, Yr, o.regularization, o.cg_steps);
+            }
+            const Eigen::MatrixXd scores = Xr * Yr.transpose();
+            const double top = scores.cwiseAbs().maxCoeff();
+            Matrix X[2], Y[2];
+            double error[2], loss[2];
+            for (int e : {0, 1}) {
+                o.eigenbasis = e == 1;
+                train_als(p.by_user, p.by_item, o, X[e], Y[e]);
+                error[e] = (to_dense(X[e]) * to_dense(Y[e]).transpose() - scores).cwiseAbs().maxCoeff();
+                loss[e] = als_loss(p.by_user, X[e], Y[e], o.regularization, 2);
+            }
+            EXPECT_GT(max_abs_diff(X[0], X[1]), 0.1 * max_abs(X[0]));  // really another basis
+            EXPECT_LT(error[0], 2e-2 * top);
+            EXPECT_LT(error[1], 2e-2 * top);
+            EXPECT_LT(error[1], 2 * error[0] + 1e-4 * top);
+            EXPECT_NEAR(loss[1], loss[0], 1e-3 * loss[0]);
+            // The last half-step solved the items in the users' eigenbasis: X^T X is diagonal.
+            const Eigen::MatrixXd gram = to_dense(X[1]).transpose() * to_dense(X[1]);
+            const double diagonal = gram.diagonal().cwiseAbs().maxCoeff();
+            Eigen::MatrixXd off = gram;
+            off.diagonal().setZero();
+            EXPECT_LT(off.cwiseAbs().maxCoeff(), 1e-4 * diagonal);
+            for (int e : {0, 1})
+                for (const Matrix* m : {&X[e], &Y[e]})
+                    for (std::int64_t r = 0; r < m->rows(); ++r)
+                        for (std::int64_t j = factors; j < m->stride(); ++j) ASSERT_EQ((*m)(r, j), 0.0f);
+        }
+    }
 }
 
 TEST(AlsSolve, CgWithManyStepsMatchesCholesky) {

@@ -184,6 +184,14 @@ const std::vector<OptionSpec>& option_specs() {
              else
                  throw OptionError(fmt::format("--{}: expected half or float (got '{}')", f, t));
          }},
+        {"cg-basis", "als cg: the basis CG works in, eigen|original (default eigen: Y^T Y + lambda I is diagonal)",
+         {K::als},
+         [](ModelOptions& o, const std::string& f, const std::string& t) {
+             if (t == "eigen" || t == "original")
+                 o.als.eigenbasis = t == "eigen";
+             else
+                 throw OptionError(fmt::format("--{}: expected eigen or original (got '{}')", f, t));
+         }},
         {"oversample", "lsa: extra random directions in the range finder (default 10)", {K::lsa},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
         {"power-iterations", "lsa: power iterations of the range finder (default 4)", {K::lsa},

@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include "encore/kernels/als_kernels.hpp"
+#include "encore/kernels/score_gemm.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/memory.hpp"
 #include "encore/util/progress.hpp"
@@ -61,6 +62,12 @@ public:
         }
     }
 
+    // Room for n halves, for a caller that writes them itself.
+    std::uint16_t* writable(std::int64_t n) {
+        reserve(n);
+        return data_.get();
+    }
+
     const std::uint16_t* fill(const Matrix& Y, int threads) {
         const std::int64_t n = Y.rows() * Y.stride();
         reserve(n);
@@ -102,6 +109,50 @@ void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
         }
     }
 }
+
+// The eigendecomposition Y^T Y + lambda I = Q diag(d) Q^T of a half-step's fixed side (see
+// AlsOptions::eigenbasis), from the Gram matrix summed in a fixed order (als_gram): deterministic.
+struct Eigenbasis {
+    kernels::PackedTargets Qt;  // Q's columns as scoring targets: x Q = the scores of x against them
+    AlignedFloats d;            // the eigenvalues, zero-padded to the stride
+
+    void compute(const Matrix& Y, float regularization, int threads) {
+        const std::int64_t k = Y.cols();
+        const auto g = als_gram(Y, regularization, threads);
+        Eigen::MatrixXd M(k, k);
+        for (std::int64_t i = 0; i < k; ++i)
+            for (std::int64_t j = 0; j < k; ++j) M(i, j) = g[static_cast<std::size_t>(i * k + j)];
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(M);
+        if (eig.info() != Eigen::Success) fail("als: the eigendecomposition of the {}x{} Gram matrix failed", k, k);
+        Matrix T(k, k);
+        for (std::int64_t c = 0; c < k; ++c)
+            for (std::int64_t j = 0; j < k; ++j) T(c, j) = static_cast<float>(eig.eigenvectors()(j, c));
+        Qt = kernels::PackedTargets(T, 1);
+        d = AlignedFloats(Y.stride());
+        for (std::int64_t j = 0; j < k; ++j) d.get()[j] = static_cast<float>(eig.eigenvalues()(j));
+    }
+
+    // X <- X Q (the first k columns of every row; the padding stays zero), and with `half` also
+    // half = X as IEEE halves (HalfCopy's layout), made while the rows are in cache. The scoring
+    // GEMM's kernel (one FMA chain per value, whatever the chunking: deterministic) writes a
+    // per-thread chunk, copied back.
+    void rotate(Matrix& X, int threads, std::uint16_t* half = nullptr) const {
+        const std::int64_t n = X.rows(), k = X.cols(), s = X.stride();
+        // Rows per chunk: the chunk stays in L1/L2; 48 measured slower (store/load address aliasing).
+        constexpr std::int64_t kChunk = 96;
+#pragma omp parallel num_threads(threads)
+        {
+            AlignedFloats out(kChunk * s);  // zero: columns k..s-1 are never written
+#pragma omp for schedule(static)
+            for (std::int64_t b = 0; b < n; b += kChunk) {
+                const std::int64_t m = std::min(kChunk, n - b);
+                kernels::score_block(X.row(b), s, m, Qt, 0, k, out.get(), s);
+                std::memcpy(X.row(b), out.get(), static_cast<std::size_t>(m * s) * sizeof(float));
+                if (half) kernels::floats_to_halves(out.get(), half + b * s, m * s);
+            }
+        }
+    }
+};
 
 // Rows longer than this many entries are processed in chunks re-gathered on every pass, which
 // bounds per-thread scratch for very popular items (8 MB of gathered factors per buffer).
@@ -334,8 +385,11 @@ private:
 // a row's worth of cache lines in flight only queues behind the current row's.
 constexpr std::size_t kPrefetchRows = 48;
 
+// One half-step. diag (CG only): Y and X are in the eigenbasis of Y^T Y + lambda I, whose
+// eigenvalues diag holds (s floats, zero-padded); M v is then diag * v. half: Y's half copy, already
+// made (else made here when options.half_gather).
 void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
-            std::int64_t cap) {
+            std::int64_t cap, const float* diag = nullptr, const std::uint16_t* half = nullptr) {
     const std::int64_t k = Y.cols(), s = Y.stride();
     if (cui.cols != Y.rows()) fail("als_update: the matrix has {} columns but Y has {} rows", cui.cols, Y.rows());
     if (X.rows() != cui.rows || X.cols() != k || X.stride() != s)
@@ -344,15 +398,18 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
     const int threads = resolve_threads(options.threads);
     const bool cholesky = options.solver == AlsSolver::cholesky;
 
+    if (diag && cholesky) fail("als_update: the eigenbasis form is for CG only");
     // YtY + lambda I once per half-step, padded to stride s with zeros for the kernels.
-    AlignedFloats gram(s * s);
-    {
+    AlignedFloats gram;
+    if (!diag) {
+        gram = AlignedFloats(s * s);
         auto g = als_gram(Y, options.regularization, threads);
         for (std::int64_t i = 0; i < k; ++i)
             for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
     }
+    const float* M = diag ? nullptr : gram.get();  // the passes' M v, or none: diag's product is set first
     spaces.ensure(threads, cap, k, s, cholesky);
-    const std::uint16_t* Yh = !cholesky && options.half_gather ? spaces.half.fill(Y, threads) : nullptr;
+    const std::uint16_t* Yh = half ? half : !cholesky && options.half_gather ? spaces.half.fill(Y, threads) : nullptr;
 
 #pragma omp parallel num_threads(threads)
     {
@@ -364,8 +421,10 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
         std::span<const std::int32_t> ahead;
         std::int64_t ahead_per_pass = 0;
         auto apply = [&](const float* v, bool with_a, float wscale, float* out) {
+            if (diag)  // the passes then add to out
+                for (std::int64_t j = 0; j < s; ++j) out[j] = wscale * diag[j] * v[j];
             if (with_a) {  // the residual pass, always the first: it gathers the row
-                blocks.first_pass(v, wscale, out, gram.get(), k);
+                blocks.first_pass(v, wscale, out, M, k);
                 return;
             }
             const auto n = std::min<std::int64_t>(ahead_per_pass, static_cast<std::int64_t>(ahead.size()));
@@ -374,7 +433,7 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
             else
                 kernels::prefetch_rows(Y.data(), s, ahead.data(), n);
             ahead = ahead.subspan(static_cast<std::size_t>(n));
-            blocks.pass(v, wscale, out, gram.get(), k);
+            blocks.pass(v, wscale, out, M, k);
         };
         // Rows are heavy-tailed (a few items have most of the plays): small dynamic chunks.
         // (Measured: the Cholesky path gains nothing from prefetching the next row's factor rows,
@@ -481,10 +540,20 @@ void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions&
                                       block_capacity(cui_by_item, stride, options.block_rows));
     if (options.solver == AlsSolver::cg && options.half_gather)
         spaces.half.reserve(std::max(user_factors.rows(), item_factors.rows()) * stride);
+    const bool eigenbasis = options.solver == AlsSolver::cg && options.eigenbasis;
+    Eigenbasis basis;
+    auto half_step = [&](const Csr& cui, Matrix& Y, Matrix& X) {
+        if (!eigenbasis) return update(cui, Y, X, options, spaces, cap);
+        basis.compute(Y, options.regularization, threads);
+        std::uint16_t* half = options.half_gather ? spaces.half.writable(Y.rows() * Y.stride()) : nullptr;
+        basis.rotate(Y, threads, half);
+        basis.rotate(X, threads);  // CG's warm start, in the same basis
+        update(cui, Y, X, options, spaces, cap, basis.d.get(), half);
+    };
     Progress progress("als", options.iterations, options.quiet, "iterations");
     for (int it = 0; it < options.iterations; ++it) {
-        update(cui_by_user, item_factors, user_factors, options, spaces, cap);
-        update(cui_by_item, user_factors, item_factors, options, spaces, cap);
+        half_step(cui_by_user, item_factors, user_factors);
+        half_step(cui_by_item, user_factors, item_factors);
         if (options.compute_loss) {
             double loss = als_loss(cui_by_user, user_factors, item_factors, options.regularization, threads);
             if (report) report->loss.push_back(loss);

@@ -29,6 +29,14 @@ struct AlsOptions {
     // relative rounding (2^-11) is far below what three CG steps leave unsolved; all arithmetic stays
     // float32. false: read the float32 factors.
     bool half_gather = true;
+    // CG works in the eigenbasis of the fixed side's Y^T Y + lambda I, where that matrix is diagonal:
+    // before each half-step both factor matrices are rotated by its eigenvectors (an orthogonal map,
+    // so every score x.y, norm and cosine is unchanged), and CG's k x k product M v, once per step
+    // and row, becomes k multiplications. The two rotations are GEMMs over all rows, about half the
+    // arithmetic of those products and far faster per operation. CG is rotation-invariant, so the
+    // iterates are the same up to rounding; the trained factors are expressed in the last half-step's
+    // basis. false: the original basis, M v per step.
+    bool eigenbasis = true;
     std::uint64_t seed = 0;
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)
