@@ -3,7 +3,7 @@
 // shared machine: other processes stretch the wall clock of a run far more than its CPU time.
 //
 //   build/als_bench DATA.encd [--factors 64] [--solver cg|cholesky] [--iterations 3] [--threads 2]
-//                             [--runs 3] [--no-eigenbasis] [--float-gather]
+//                             [--runs 3] [--no-eigenbasis] [--no-precondition] [--float-gather]
 //
 // Each run trains 1 iteration (warm-up: the factor matrices and workspaces are touched for the
 // first time) and 1 + N iterations from the same seed; the difference over N is one iteration.
@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
     app.add_option("--iterations", iterations);
     app.add_option("--threads", threads);
     app.add_option("--runs", runs);
-    bool no_eigenbasis = false, float_gather = false;
+    bool no_eigenbasis = false, float_gather = false, no_precondition = false;
+    app.add_flag("--no-precondition", no_precondition, "plain CG (AlsOptions::cg_precondition off)");
     app.add_flag("--no-eigenbasis", no_eigenbasis, "CG in the original basis (AlsOptions::eigenbasis off)");
     app.add_flag("--float-gather", float_gather, "CG gathers float32 rows (AlsOptions::half_gather off)");
     CLI11_PARSE(app, argc, argv);
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     o.threads = threads;
     o.eigenbasis = !no_eigenbasis;
     o.half_gather = !float_gather;
+    o.cg_precondition = !no_precondition;
     std::vector<double> wall, cpu;
     for (int r = 0; r < runs; ++r) {
         encore::Matrix X, Y;

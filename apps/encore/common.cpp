@@ -192,6 +192,8 @@ const std::vector<OptionSpec>& option_specs() {
              else
                  throw OptionError(fmt::format("--{}: expected eigen or original (got '{}')", f, t));
          }},
+        {"cg-precondition", "als cg: precondition by the Gram eigenvalues, with --cg-basis eigen (true|false, default true)", {K::als},
+         [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_precondition = parse_bool(f, t); }},
         {"oversample", "lsa: extra random directions in the range finder (default 10)", {K::lsa},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
         {"power-iterations", "lsa: power iterations of the range finder (default 4)", {K::lsa},

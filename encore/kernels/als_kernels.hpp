@@ -7,7 +7,7 @@
 
 #include "encore/kernels/dense.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -58,7 +58,17 @@ bool weighted_rank1_pass_is_simd(std::int64_t s);
 // sum_j v_j M_j (row axpys), which needs no horizontal sums.
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out);
 
-// a . b for CG's short vectors: with AVX-512 and s % 16 == 0 two vector accumulators and a tree
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+// The sum of x's eight lanes (a fixed tree: results do not depend on the caller).
+inline float detail_hsum8(__m256 x) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+#endif
+
+// a . b for CG's short vectors: with AVX-512 (or AVX2) and s % 16 == 0 two vector accumulators and a tree
 // reduction (dot() compiles to a serial chain of scalar adds, a latency CG pays several times a row).
 inline float cg_dot(const float* a, const float* b, std::int64_t s) {
 #if defined(__AVX512F__)
@@ -71,6 +81,15 @@ inline float cg_dot(const float* a, const float* b, std::int64_t s) {
         }
         if (j < s) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), acc0);
         return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (s % 16 == 0) {
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        for (std::int64_t j = 0; j < s; j += 16) {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8), _mm256_loadu_ps(b + j + 8), acc1);
+        }
+        return detail_hsum8(_mm256_add_ps(acc0, acc1));
     }
 #endif
     return dot(a, b, s);
@@ -100,6 +119,23 @@ inline float cg_update(float alpha, const float* p, const float* ap, float* x, f
             acc0 = _mm512_fmadd_ps(r0, r0, acc0);
         }
         return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (s % 16 == 0) {
+        const __m256 pa = _mm256_set1_ps(alpha), na = _mm256_set1_ps(-alpha);
+        auto step = [&](std::int64_t j) {
+            _mm256_storeu_ps(x + j, _mm256_fmadd_ps(pa, _mm256_loadu_ps(p + j), _mm256_loadu_ps(x + j)));
+            const __m256 rj = _mm256_fmadd_ps(na, _mm256_loadu_ps(ap + j), _mm256_loadu_ps(r + j));
+            _mm256_storeu_ps(r + j, rj);
+            return rj;
+        };
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        for (std::int64_t j = 0; j < s; j += 16) {
+            const __m256 r0 = step(j), r1 = step(j + 8);
+            acc0 = _mm256_fmadd_ps(r0, r0, acc0);
+            acc1 = _mm256_fmadd_ps(r1, r1, acc1);
+        }
+        return detail_hsum8(_mm256_add_ps(acc0, acc1));
     }
 #endif
     axpy(alpha, p, x, s);
@@ -133,6 +169,36 @@ int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float
         if (rsnew < kTolerance) break;
         xpay(r, rsnew / rsold, p, s);
         rsold = rsnew;
+    }
+    return it;
+}
+
+// cg_solve preconditioned by a diagonal matrix D (inv_d = D^-1, s floats, zero in the padding):
+// z = D^-1 r replaces r as the search direction's source. In the eigenbasis of the Gram matrix
+// (AlsOptions::eigenbasis) D = its eigenvalues removes the spread of Y^T Y + lambda I from the
+// system, which is all of it for a row with few entries. z: scratch of s floats. Stops as cg_solve,
+// on r.r < 1e-20.
+template <typename Apply>
+int pcg_solve(std::int64_t s, Apply&& apply, int steps, const float* inv_d, float* x, float* r, float* p, float* ap,
+              float* z) {
+    constexpr float kTolerance = 1e-20f;
+    apply(x, true, -1.0f, r);
+    if (cg_dot(r, r, s) < kTolerance) return 0;
+    for (std::int64_t j = 0; j < s; ++j) p[j] = inv_d[j] * r[j];
+    float rz = cg_dot(r, p, s);
+    int it = 0;
+    while (it < steps) {
+        apply(p, false, 1.0f, ap);
+        float pap = cg_dot(p, ap, s);
+        ++it;
+        if (!(pap > 0.0f) || !(rz > 0.0f)) break;
+        float alpha = rz / pap;
+        float rr = cg_update(alpha, p, ap, x, r, s);
+        if (rr < kTolerance || it == steps) break;
+        for (std::int64_t j = 0; j < s; ++j) z[j] = inv_d[j] * r[j];
+        const float rz_new = cg_dot(r, z, s);
+        xpay(z, rz_new / rz, p, s);
+        rz = rz_new;
     }
     return it;
 }

@@ -115,6 +115,7 @@ void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
 struct Eigenbasis {
     kernels::PackedTargets Qt;  // Q's columns as scoring targets: x Q = the scores of x against them
     AlignedFloats d;            // the eigenvalues, zero-padded to the stride
+    AlignedFloats inv_d;        // their inverses (zero in the padding)
 
     void compute(const Matrix& Y, float regularization, int threads) {
         const std::int64_t k = Y.cols();
@@ -129,7 +130,11 @@ struct Eigenbasis {
             for (std::int64_t j = 0; j < k; ++j) T(c, j) = static_cast<float>(eig.eigenvectors()(j, c));
         Qt = kernels::PackedTargets(T, 1);
         d = AlignedFloats(Y.stride());
-        for (std::int64_t j = 0; j < k; ++j) d.get()[j] = static_cast<float>(eig.eigenvalues()(j));
+        inv_d = AlignedFloats(Y.stride());
+        for (std::int64_t j = 0; j < k; ++j) {
+            d.get()[j] = static_cast<float>(eig.eigenvalues()(j));
+            inv_d.get()[j] = eig.eigenvalues()(j) > 0 ? static_cast<float>(1.0 / eig.eigenvalues()(j)) : 1.0f;
+        }
     }
 
     // X <- X Q (the first k columns of every row; the padding stays zero), and with `half` also
@@ -171,7 +176,7 @@ std::int64_t block_capacity(const Csr& cui, std::int64_t s, std::int64_t request
 struct Workspace {
     Workspace(std::int64_t cap, std::int64_t k, std::int64_t s, bool cholesky)
         : cap(cap), k(k), s(s), cholesky(cholesky), G(rounded(cap) * s), w(rounded(cap)), a(rounded(cap)), r(s), p(s),
-          ap(s),
+          ap(s), z(s),
           // Constructed in place: copying a fresh Eigen decomposition reads its uninitialised status.
           ldlt(cholesky ? k : 0) {
         if (cholesky) {
@@ -186,7 +191,7 @@ struct Workspace {
     bool cholesky;
     AlignedFloats G;
     AlignedFloats w, a;  // |c| - 1 and the right-hand-side weight (c if c > 0 else 0)
-    AlignedFloats r, p, ap;
+    AlignedFloats r, p, ap, z;
     AlignedFloats A;     // Cholesky: k + 1 rows of stride s (the matrix, then b)
     AlignedFloats A16;   // Cholesky: sixteen of those, for the batched solve
     AlignedFloats scratch16;
@@ -389,7 +394,8 @@ constexpr std::size_t kPrefetchRows = 48;
 // eigenvalues diag holds (s floats, zero-padded); M v is then diag * v. half: Y's half copy, already
 // made (else made here when options.half_gather).
 void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& options, Workspaces& spaces,
-            std::int64_t cap, const float* diag = nullptr, const std::uint16_t* half = nullptr) {
+            std::int64_t cap, const float* diag = nullptr, const std::uint16_t* half = nullptr,
+            const float* inv_diag = nullptr) {
     const std::int64_t k = Y.cols(), s = Y.stride();
     if (cui.cols != Y.rows()) fail("als_update: the matrix has {} columns but Y has {} rows", cui.cols, Y.rows());
     if (X.rows() != cui.rows || X.cols() != k || X.stride() != s)
@@ -448,7 +454,11 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
                 ahead = u + 1 < cui.rows ? cui.row_indices(u + 1) : std::span<const std::int32_t>{};
                 ahead = ahead.first(std::min<std::size_t>(ahead.size(), kPrefetchRows));
                 ahead_per_pass = (static_cast<std::int64_t>(ahead.size()) + options.cg_steps - 1) / options.cg_steps;
-                kernels::cg_solve(s, apply, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(), ws.ap.get());
+                if (inv_diag)
+                    kernels::pcg_solve(s, apply, options.cg_steps, inv_diag, X.row(u), ws.r.get(), ws.p.get(),
+                                       ws.ap.get(), ws.z.get());
+                else
+                    kernels::cg_solve(s, apply, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(), ws.ap.get());
             }
         }
     }
@@ -548,7 +558,8 @@ void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions&
         std::uint16_t* half = options.half_gather ? spaces.half.writable(Y.rows() * Y.stride()) : nullptr;
         basis.rotate(Y, threads, half);
         basis.rotate(X, threads);  // CG's warm start, in the same basis
-        update(cui, Y, X, options, spaces, cap, basis.d.get(), half);
+        update(cui, Y, X, options, spaces, cap, basis.d.get(), half,
+               options.cg_precondition ? basis.inv_d.get() : nullptr);
     };
     Progress progress("als", options.iterations, options.quiet, "iterations");
     for (int it = 0; it < options.iterations; ++it) {

@@ -37,6 +37,11 @@ struct AlsOptions {
     // iterates are the same up to rounding; the trained factors are expressed in the last half-step's
     // basis. false: the original basis, M v per step.
     bool eigenbasis = true;
+    // With the eigenbasis: CG preconditioned by the Gram matrix's eigenvalues (Y^T Y + lambda I is
+    // that diagonal there), which takes its spread out of every row's system. Same cost per step
+    // (a k-vector product and one more dot), closer to the exact solve after the same three steps
+    // (bench/README.md). Ignored without the eigenbasis.
+    bool cg_precondition = true;
     std::uint64_t seed = 0;
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)

@@ -73,6 +73,7 @@ nlohmann::json model_options_json(const ModelOptions& o) {
                       {"iterations", o.als.iterations}, {"solver", als_solver_name(o.als.solver)},
                       {"cg_steps", o.als.cg_steps}, {"cg_gather", o.als.half_gather ? "half" : "float"},
                       {"cg_basis", o.als.eigenbasis ? "eigen" : "original"},
+                      {"cg_precondition", o.als.eigenbasis && o.als.cg_precondition},
                       {"seed", o.als.seed}});
             break;
         case ModelKind::lsa:
