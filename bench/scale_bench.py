@@ -104,8 +104,10 @@ def main():
             k = factors
             steps = 3
             if solver == "cg":
-                # per side: (steps + 1) Gram products (2k^2 per row) and (steps + 1) passes of 4k flops per non-zero
-                flops = sum((steps + 1) * (2 * k * k * n + 4 * k * nz) for n in (n_users, n_items))
+                # per side: (steps + 1) passes of 4k flops per non-zero; in the eigenbasis (the default) the
+                # Gram products are k per row and step (left out), and each half-step rotates both factor
+                # matrices (2k^2 per row): 2 (n_users + n_items) 2k^2 per iteration.
+                flops = sum((steps + 1) * 4 * k * nz for n in (n_users, n_items)) + 4 * k * k * (n_users + n_items)
             else:
                 # per side: the rank-n_u update (2 k^2 per non-zero, symmetric half ~k^2) + k^3/3 factorisation
                 flops = sum(2 * k * k * nz + n * (k ** 3 / 3 + 2 * k * k) for n in (n_users, n_items))
