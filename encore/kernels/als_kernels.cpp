@@ -32,7 +32,7 @@ void gather_rows_weighted(const float* src, std::int64_t s, const std::int32_t* 
 #pragma omp simd
             for (std::int64_t j = 0; j < s; ++j) {
                 g[j] = row[j];
-                sum[j] += ai * row[j];
+                sum[j] = madd(ai, row[j], sum[j]);
             }
         } else {
             copy(row, g, s);

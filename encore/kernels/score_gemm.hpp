@@ -11,20 +11,14 @@
 #include <vector>
 
 #include "encore/data/matrix.hpp"
+#include "encore/kernels/dense.hpp"
 
 namespace encore::kernels {
 
 inline constexpr std::int64_t kPanel = 16;  // targets per packed panel
 
-// The multiply-add every score uses: fused where the build has FMA (one rounding, as the vector
-// kernels), a plain multiply and add otherwise (then the vector kernels are not compiled either).
-inline float madd(float a, float b, float c) {
-#if defined(__FMA__)
-    return __builtin_fmaf(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
+// Every score's multiply-add is madd (dense.hpp): fused where the build has FMA, as the vector
+// kernels; a plain multiply and add otherwise (then the vector kernels are not compiled either).
 
 class PackedTargets {
 public:
