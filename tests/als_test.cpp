@@ -710,6 +710,24 @@ TEST(AlsSolve, PreconditionedCgMatchesDoublePrecisionReference) {
     }
 }
 
+TEST(AlsSolve, PreconditionedCgStaysFiniteOnSingularGramMatrices) {
+    // lambda = 0 and fewer items than factors: Y^T Y is singular, its eigenvalues zero up to rounding.
+    auto p = random_problem(30, 5, 0.5, 8);
+    auto o = options(AlsSolver::cg, 8, 5, 2);
+    o.regularization = 0.0f;
+    double loss[2];
+    for (bool pre : {false, true}) {
+        o.cg_precondition = pre;
+        Matrix X, Y;
+        train_als(p.by_user, p.by_item, o, X, Y);
+        for (const Matrix* m : {&X, &Y})
+            for (std::int64_t r = 0; r < m->rows(); ++r)
+                for (std::int64_t j = 0; j < m->cols(); ++j) ASSERT_TRUE(std::isfinite((*m)(r, j)));
+        loss[pre] = als_loss(p.by_user, X, Y, 0.0f, 2);
+    }
+    EXPECT_LT(loss[1], 1.5 * loss[0] + 1e-6);
+}
+
 TEST(AlsSolve, CgWithManyStepsMatchesCholesky) {
     auto p = random_problem(60, 40, 0.15, 3);
     auto o = options(AlsSolver::cholesky, 8, 2, 2);

@@ -131,9 +131,12 @@ struct Eigenbasis {
         Qt = kernels::PackedTargets(T, 1);
         d = AlignedFloats(Y.stride());
         inv_d = AlignedFloats(Y.stride());
+        // The preconditioner may be any positive diagonal: with lambda = 0 and fewer rows than
+        // factors, eigenvalues are zero up to rounding, and their inverses are floored instead.
+        const double top = eig.eigenvalues()(k - 1), floor = top > 0 ? top * 1e-6 : 1.0;
         for (std::int64_t j = 0; j < k; ++j) {
             d.get()[j] = static_cast<float>(eig.eigenvalues()(j));
-            inv_d.get()[j] = eig.eigenvalues()(j) > 0 ? static_cast<float>(1.0 / eig.eigenvalues()(j)) : 1.0f;
+            inv_d.get()[j] = static_cast<float>(1.0 / std::max(eig.eigenvalues()(j), floor));
         }
     }
 
