@@ -104,6 +104,12 @@ AlsOptions options(AlsSolver solver, int factors, int iterations, int threads) {
     return o;
 }
 
+// Trains with o into X, Y and returns the loss of the result.
+double train_for_loss(const Problem& p, const AlsOptions& o, Matrix& X, Matrix& Y) {
+    train_als(p.by_user, p.by_item, o, X, Y);
+    return als_loss(p.by_user, X, Y, o.regularization, 2);
+}
+
 // ---- kernels: vectorised versions against the scalar references ----
 
 TEST(AlsKernels, MatchScalarReferences) {
@@ -579,8 +585,7 @@ TEST(AlsSolve, HalfGatherChangesCgOnlyByRounding) {
     for (bool h : {true, false}) {
         o.half_gather = h;
         Matrix Xh, Yh;
-        train_als(p.by_user, p.by_item, o, Xh, Yh);
-        loss[h] = als_loss(p.by_user, Xh, Yh, o.regularization, 2);
+        loss[h] = train_for_loss(p, o, Xh, Yh);
     }
     EXPECT_NEAR(loss[1], loss[0], 1e-3 * loss[0]);
 }
@@ -657,9 +662,8 @@ TEST(AlsSolve, EigenbasisIsAsCloseToDoubleCgAsTheOriginalBasis) {
             double error[2], loss[2];
             for (int e : {0, 1}) {
                 o.eigenbasis = e == 1;
-                train_als(p.by_user, p.by_item, o, X[e], Y[e]);
+                loss[e] = train_for_loss(p, o, X[e], Y[e]);
                 error[e] = (to_dense(X[e]) * to_dense(Y[e]).transpose() - scores).cwiseAbs().maxCoeff();
-                loss[e] = als_loss(p.by_user, X[e], Y[e], o.regularization, 2);
             }
             EXPECT_GT(max_abs_diff(X[0], X[1]), 0.1 * max_abs(X[0]));  // really another basis
             EXPECT_LT(error[0], 3e-2 * top);
@@ -719,11 +723,10 @@ TEST(AlsSolve, PreconditionedCgStaysFiniteOnSingularGramMatrices) {
     for (bool pre : {false, true}) {
         o.cg_precondition = pre;
         Matrix X, Y;
-        train_als(p.by_user, p.by_item, o, X, Y);
+        loss[pre] = train_for_loss(p, o, X, Y);
         for (const Matrix* m : {&X, &Y})
             for (std::int64_t r = 0; r < m->rows(); ++r)
                 for (std::int64_t j = 0; j < m->cols(); ++j) ASSERT_TRUE(std::isfinite((*m)(r, j)));
-        loss[pre] = als_loss(p.by_user, X, Y, 0.0f, 2);
     }
     EXPECT_LT(loss[1], 1.5 * loss[0] + 1e-6);
 }

@@ -148,14 +148,29 @@ inline float cg_update(float alpha, const float* p, const float* ap, float* x, f
 // out) must set out = wscale * M v + sum_i ((with_a ? a_i : 0) + wscale * w_i (g_i . v)) g_i over all
 // of the row's rows (weighted_rank1_pass with M; wscale is -1 for the residual, +1 for A p).
 // r, p, ap: scratch of s floats; x, r, p, ap padding stays zero. Returns the number of steps taken.
+// inv_d (with z, scratch of s floats): a diagonal preconditioner D^-1 (zero in the padding), so
+// z = D^-1 r replaces r as the search direction's source. In the eigenbasis of the Gram matrix
+// (AlsOptions::eigenbasis) D = its eigenvalues removes the spread of Y^T Y + lambda I from the
+// system, which is all of it for a row with few entries. Null: plain CG.
 template <typename Apply>
-int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float* p, float* ap) {
+int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float* p, float* ap,
+             const float* inv_d = nullptr, float* z = nullptr) {
     constexpr float kTolerance = 1e-20f;
     // r = b - A x = -M x + sum_i (a_i - w_i (g_i . x)) g_i
     apply(x, true, -1.0f, r);
-    copy(r, p, s);
-    float rsold = cg_dot(r, r, s);
-    if (rsold < kTolerance) return 0;
+    float rr = cg_dot(r, r, s);
+    if (rr < kTolerance) return 0;
+    // out = D^-1 r, returning r . out (plain CG: out = r, r . r known already).
+    auto precondition = [&](float* out) {
+        if (!inv_d) {
+            if (out != r) copy(r, out, s);
+            return rr;
+        }
+        for (std::int64_t j = 0; j < s; ++j) out[j] = inv_d[j] * r[j];
+        return cg_dot(r, out, s);
+    };
+    float* const zr = inv_d ? z : r;  // the direction's source after the first step
+    float rz = precondition(p);
     int it = 0;
     while (it < steps) {
         apply(p, false, 1.0f, ap);
@@ -163,41 +178,11 @@ int cg_solve(std::int64_t s, Apply&& apply, int steps, float* x, float* r, float
         ++it;
         // A is positive definite for lambda > 0; a non-positive curvature can only come from
         // rounding (or lambda = 0) and would blow x up, so stop there.
-        if (!(pap > 0.0f)) break;
-        float alpha = rsold / pap;
-        float rsnew = cg_update(alpha, p, ap, x, r, s);
-        if (rsnew < kTolerance) break;
-        xpay(r, rsnew / rsold, p, s);
-        rsold = rsnew;
-    }
-    return it;
-}
-
-// cg_solve preconditioned by a diagonal matrix D (inv_d = D^-1, s floats, zero in the padding):
-// z = D^-1 r replaces r as the search direction's source. In the eigenbasis of the Gram matrix
-// (AlsOptions::eigenbasis) D = its eigenvalues removes the spread of Y^T Y + lambda I from the
-// system, which is all of it for a row with few entries. z: scratch of s floats. Stops as cg_solve,
-// on r.r < 1e-20.
-template <typename Apply>
-int pcg_solve(std::int64_t s, Apply&& apply, int steps, const float* inv_d, float* x, float* r, float* p, float* ap,
-              float* z) {
-    constexpr float kTolerance = 1e-20f;
-    apply(x, true, -1.0f, r);
-    if (cg_dot(r, r, s) < kTolerance) return 0;
-    for (std::int64_t j = 0; j < s; ++j) p[j] = inv_d[j] * r[j];
-    float rz = cg_dot(r, p, s);
-    int it = 0;
-    while (it < steps) {
-        apply(p, false, 1.0f, ap);
-        float pap = cg_dot(p, ap, s);
-        ++it;
         if (!(pap > 0.0f) || !(rz > 0.0f)) break;
-        float alpha = rz / pap;
-        float rr = cg_update(alpha, p, ap, x, r, s);
+        rr = cg_update(rz / pap, p, ap, x, r, s);
         if (rr < kTolerance || it == steps) break;
-        for (std::int64_t j = 0; j < s; ++j) z[j] = inv_d[j] * r[j];
-        const float rz_new = cg_dot(r, z, s);
-        xpay(z, rz_new / rz, p, s);
+        const float rz_new = precondition(zr);
+        xpay(zr, rz_new / rz, p, s);
         rz = rz_new;
     }
     return it;

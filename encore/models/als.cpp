@@ -457,11 +457,8 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
                 ahead = u + 1 < cui.rows ? cui.row_indices(u + 1) : std::span<const std::int32_t>{};
                 ahead = ahead.first(std::min<std::size_t>(ahead.size(), kPrefetchRows));
                 ahead_per_pass = (static_cast<std::int64_t>(ahead.size()) + options.cg_steps - 1) / options.cg_steps;
-                if (inv_diag)
-                    kernels::pcg_solve(s, apply, options.cg_steps, inv_diag, X.row(u), ws.r.get(), ws.p.get(),
-                                       ws.ap.get(), ws.z.get());
-                else
-                    kernels::cg_solve(s, apply, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(), ws.ap.get());
+                kernels::cg_solve(s, apply, options.cg_steps, X.row(u), ws.r.get(), ws.p.get(), ws.ap.get(), inv_diag,
+                                  ws.z.get());
             }
         }
     }
