@@ -242,6 +242,18 @@ inline const typename Rows::Src* row_source(const Rows& in, std::int64_t i) {
         return in.Y + static_cast<std::int64_t>(in.idx[i]) * s;
 }
 
+// A gather's look-ahead: starts loading rows i0 + ahead .. i0 + ahead + 3 (those below n) into cache,
+// so they have arrived when the group that needs them comes (a row is s values of Rows::Src).
+template <std::int64_t s, std::int64_t ahead, typename Rows>
+inline void prefetch_group(const Rows& in, std::int64_t i0, std::int64_t n) {
+    constexpr int kLines = static_cast<int>((s * sizeof(typename Rows::Src) + 63) / 64);
+    const std::int64_t end = std::min(n, i0 + ahead + 4);
+    for (std::int64_t i = i0 + ahead; i < end; ++i) {
+        const char* p = reinterpret_cast<const char*>(row_source<s>(in, i));
+        for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+    }
+}
+
 // Row i's weights w = |c| - 1 and a = max(c, 0) (a gather computes them from conf and stores them).
 template <typename Rows>
 inline void row_weights(const Rows& in, std::int64_t i, float& w, float& a) {
@@ -317,7 +329,6 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
                   std::int64_t k) {
     constexpr bool gather = !std::is_same_v<Rows, PassRows>;
     using Src = typename Rows::Src;
-    constexpr int kLines = static_cast<int>((16 * V * sizeof(Src) + 63) / 64);
     constexpr std::int64_t s = 16 * V;
     // How far ahead (in rows) the gather asks for its rows: far enough for the misses to overlap,
     // near enough not to queue behind each other.
@@ -367,11 +378,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
     if constexpr (gather) {
         for (; i0 + 4 <= n; i0 += 4) {
             if (mr < k4) m_step();
-            const std::int64_t end = std::min(n, i0 + kAhead + 4);
-            for (std::int64_t i = i0 + kAhead; i < end; ++i) {
-                const char* p = reinterpret_cast<const char*>(source(i));
-                for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
-            }
+            prefetch_group<s, kAhead>(in, i0, n);
             const Src* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
             __m512 d[4];
             for (int r = 0; r < 4; ++r) {
@@ -499,12 +506,8 @@ void rank1_pass_avx2(const float* G, std::int64_t n, std::int64_t s, const float
     }
 }
 
-// The AVX2 pass for s = 8 V (s a multiple of 16 up to 128; AVX-512 builds use pass4_avx512): four rows at a time, their
-// dot products reduced together in registers. AVX2 has 16 vector registers, too few to keep out,
-// v and M v all resident at s = 64, so out lives in L1: with M it first gets wscale M v (symv's
-// register loop), then each group of four rows adds one sum to it (one add in the chain through
-// out per group). Passes over G are software-pipelined (the next group's dots before this group's
-// update), as in the AVX-512 kernel; the gather variant stores the rows to G as it goes.
+// The AVX2 passes for s = 8 V (s a multiple of 16 up to 128; AVX-512 builds use pass4_avx512).
+// AVX2 has 16 vector registers, too few to keep a row, v and out all resident at s = 64.
 template <typename T>
 inline __m256 load8(const T* p) {
     if constexpr (std::is_same_v<T, float>)
@@ -538,23 +541,28 @@ void symv_avx2(const float* M, std::int64_t k, std::int64_t s, const float* v, f
     for (int j = 0; j < V; ++j) _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(sc, o[j]));
 }
 
+// Lane r of the result: the sum of d[r]'s lanes (four rows' partial dot products reduced at once).
+inline __m128 reduce4_avx2(const __m256 (&d)[4]) {
+    const __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(d[0], d[1]), _mm256_unpackhi_ps(d[0], d[1]));
+    const __m256 t1 = _mm256_add_ps(_mm256_unpacklo_ps(d[2], d[3]), _mm256_unpackhi_ps(d[2], d[3]));
+    const __m256 u = _mm256_add_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
+    return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+
+// The gather pass (a row's first): four rows at a time, each converted to float and stored to G as
+// it is loaded, the four dot products reduced together in registers, then the four rows added to
+// out (in L1) from G as one sum (one add in the chain through out per group). It asks for the rows
+// kAhead rows ahead. A two-phase form like pass2_avx2's was no faster here: the loads miss, and
+// the second phase's rows come from G anyway.
 template <int V, typename Rows>
-void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, float* out, const float* M,
-                std::int64_t k) {
-    constexpr bool gather = !std::is_same_v<Rows, PassRows>;
+void gather_pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, float* out, const float* M,
+                       std::int64_t k) {
+    static_assert(!std::is_same_v<Rows, PassRows>);
     using Src = typename Rows::Src;
-    constexpr int kLines = static_cast<int>((8 * V * sizeof(Src) + 63) / 64);
     constexpr std::int64_t s = 8 * V;
     constexpr std::int64_t kAhead = 16;
     if (M) symv_avx2<V>(M, k, s, v, wscale, out);
     auto source = [&](std::int64_t i) { return row_source<s>(in, i); };
-    // Lane r of the result: the sum of d[r]'s lanes.
-    auto reduce4 = [](const __m256 (&d)[4]) {
-        const __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(d[0], d[1]), _mm256_unpackhi_ps(d[0], d[1]));
-        const __m256 t1 = _mm256_add_ps(_mm256_unpacklo_ps(d[2], d[3]), _mm256_unpackhi_ps(d[2], d[3]));
-        const __m256 u = _mm256_add_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
-        return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
-    };
     const __m128 ws = _mm_set1_ps(wscale);
     auto coefficients = [&](std::int64_t i0, __m128 dots) {
         const __m128 c = coefficients4(in, i0, dots, ws);
@@ -573,62 +581,30 @@ void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, fl
         }
     };
     std::int64_t i0 = 0;
-    if constexpr (gather) {
-        for (; i0 + 4 <= n; i0 += 4) {
-            const std::int64_t end = std::min(n, i0 + kAhead + 4);
-            for (std::int64_t i = i0 + kAhead; i < end; ++i) {
-                const char* p = reinterpret_cast<const char*>(source(i));
-                for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+    for (; i0 + 4 <= n; i0 += 4) {
+        prefetch_group<s, kAhead>(in, i0, n);
+        const Src* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
+        __m256 d[4];
+        for (int r = 0; r < 4; ++r) {
+            __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int j = 0; j < V; ++j) {
+                const __m256 x = load8(g[r] + 8 * j);
+                _mm256_storeu_ps(in.G + (i0 + r) * s + 8 * j, x);
+                acc[j & 1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc[j & 1]);
             }
-            const Src* g[4] = {source(i0), source(i0 + 1), source(i0 + 2), source(i0 + 3)};
-            __m256 d[4];
-            for (int r = 0; r < 4; ++r) {
-                __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-                for (int j = 0; j < V; ++j) {
-                    const __m256 x = load8(g[r] + 8 * j);
-                    _mm256_storeu_ps(in.G + (i0 + r) * s + 8 * j, x);
-                    acc[j & 1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc[j & 1]);
-                }
-                d[r] = _mm256_add_ps(acc[0], acc[1]);
-            }
-            const __m256 cv = coefficients(i0, reduce4(d));
-            const float* const f[4] = {in.G + i0 * s, in.G + (i0 + 1) * s, in.G + (i0 + 2) * s, in.G + (i0 + 3) * s};
-            update4(f, cv);
+            d[r] = _mm256_add_ps(acc[0], acc[1]);
         }
-    } else {
-        auto dots4 = [&](std::int64_t i) {
-            __m256 d[4];
-            for (int r = 0; r < 4; ++r) {
-                const float* g = in.G + (i + r) * s;
-                __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-                for (int j = 0; j < V; ++j)
-                    acc[j & 1] = _mm256_fmadd_ps(_mm256_loadu_ps(g + 8 * j), _mm256_loadu_ps(v + 8 * j), acc[j & 1]);
-                d[r] = _mm256_add_ps(acc[0], acc[1]);
-            }
-            return reduce4(d);
-        };
-        if (n >= 4) {
-            __m128 dots = dots4(0);
-            for (; i0 + 4 <= n; i0 += 4) {
-                const __m256 cv = coefficients(i0, dots);
-                if (i0 + 8 <= n) dots = dots4(i0 + 4);
-                const float* const f[4] = {in.G + i0 * s, in.G + (i0 + 1) * s, in.G + (i0 + 2) * s,
-                                           in.G + (i0 + 3) * s};
-                update4(f, cv);
-            }
-        }
+        const __m256 cv = coefficients(i0, reduce4_avx2(d));
+        const float* const f[4] = {in.G + i0 * s, in.G + (i0 + 1) * s, in.G + (i0 + 2) * s, in.G + (i0 + 3) * s};
+        update4(f, cv);
     }
     for (; i0 < n; ++i0) {
         const Src* g = source(i0);
-        const float* f = nullptr;
-        if constexpr (gather)
-            f = in.G + i0 * s;
-        else
-            f = g;
+        const float* f = in.G + i0 * s;
         __m256 acc = _mm256_setzero_ps();
         for (int j = 0; j < V; ++j) {
             const __m256 x = load8(g + 8 * j);
-            if constexpr (gather) _mm256_storeu_ps(in.G + i0 * s + 8 * j, x);
+            _mm256_storeu_ps(in.G + i0 * s + 8 * j, x);
             acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(v + 8 * j), acc);
         }
         float w, a;
@@ -639,7 +615,76 @@ void pass4_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, fl
     }
 }
 
-// The four-row AVX2 kernel for s <= 128 (false: not handled here).
+// The later passes (rows already in G), in two phases over chunks of kChunk rows (16 KB at s = 64,
+// so a chunk is still in L1 for its second phase). Phase 1: four rows' dot products with v at a
+// time (v in registers where it fits), their coefficients written to a small array. Phase 2: out +=
+// sum_i c_i g_i with out in registers, eight vectors at a time, two rows per add into out. Each phase
+// reads a row once, so a row costs 2 V loads for its 2 V FMAs, where a one-phase kernel like the
+// gather's also reloads v and out (measured at s = 64 from L1: ~4.0 against ~4.7 ns per row).
+template <int V>
+void pass2_avx2(const PassRows& in, std::int64_t n, float wscale, const float* v, float* out, const float* M,
+                std::int64_t k) {
+    constexpr std::int64_t s = 8 * V;
+    constexpr std::int64_t kChunk = 64;
+    constexpr int kVb = V <= 8 ? V : V / 2;  // out vectors held in registers at once in phase 2 (divides V)
+    static_assert(V % 2 == 0 && kVb <= 8);
+    if (M) symv_avx2<V>(M, k, s, v, wscale, out);
+    const __m128 ws = _mm_set1_ps(wscale);
+    __m256 vv[V];
+    for (int j = 0; j < V; ++j) vv[j] = _mm256_loadu_ps(v + 8 * j);
+    alignas(16) float coef[kChunk];
+    for (std::int64_t c0 = 0; c0 < n; c0 += kChunk) {
+        const std::int64_t m = std::min(kChunk, n - c0);
+        const float* F = in.G + c0 * s;
+        // Phase 1. Two chains of FMAs per row: the reductions' latency hides behind other rows.
+        auto dot = [&](const float* g) {
+            __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int j = 0; j < V; ++j) acc[j & 1] = _mm256_fmadd_ps(_mm256_loadu_ps(g + 8 * j), vv[j], acc[j & 1]);
+            return _mm256_add_ps(acc[0], acc[1]);
+        };
+        std::int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const __m256 d[4] = {dot(F + i * s), dot(F + (i + 1) * s), dot(F + (i + 2) * s), dot(F + (i + 3) * s)};
+            _mm_store_ps(coef + i, coefficients4(in, c0 + i, reduce4_avx2(d), ws));
+        }
+        for (; i < m; ++i) {
+            float w, a;
+            row_weights(in, c0 + i, w, a);
+            coef[i] = wscale * w * hsum256(dot(F + i * s)) + a;
+        }
+        // Phase 2.
+        for (int jb = 0; jb < V; jb += kVb) {
+            __m256 o[kVb];
+            for (int j = 0; j < kVb; ++j) o[j] = _mm256_loadu_ps(out + 8 * (jb + j));
+            std::int64_t r = 0;
+            for (; r + 2 <= m; r += 2) {
+                const __m256 ca = _mm256_broadcast_ss(coef + r), cb = _mm256_broadcast_ss(coef + r + 1);
+                const float* fa = F + r * s + 8 * jb;
+                const float* fb = fa + s;
+                for (int j = 0; j < kVb; ++j)
+                    o[j] = _mm256_add_ps(o[j], _mm256_fmadd_ps(cb, _mm256_loadu_ps(fb + 8 * j),
+                                                               _mm256_mul_ps(ca, _mm256_loadu_ps(fa + 8 * j))));
+            }
+            if (r < m) {
+                const __m256 ca = _mm256_broadcast_ss(coef + r);
+                const float* fa = F + r * s + 8 * jb;
+                for (int j = 0; j < kVb; ++j) o[j] = _mm256_fmadd_ps(ca, _mm256_loadu_ps(fa + 8 * j), o[j]);
+            }
+            for (int j = 0; j < kVb; ++j) _mm256_storeu_ps(out + 8 * (jb + j), o[j]);
+        }
+    }
+}
+
+// The AVX2 kernels for s <= 128: the gather's or the later passes' (false: not handled here).
+template <int V, typename Rows>
+void pass_avx2(const Rows& in, std::int64_t n, float wscale, const float* v, float* out, const float* M,
+               std::int64_t k) {
+    if constexpr (std::is_same_v<Rows, PassRows>)
+        pass2_avx2<V>(in, n, wscale, v, out, M, k);
+    else
+        gather_pass4_avx2<V>(in, n, wscale, v, out, M, k);
+}
+
 template <typename Rows>
 bool pass_rows_avx2(std::int64_t s, const Rows& in, std::int64_t n, float wscale, const float* v, float* out,
                     const float* M, std::int64_t k) {
@@ -652,14 +697,14 @@ bool pass_rows_avx2(std::int64_t s, const Rows& in, std::int64_t n, float wscale
         return false;
     } else {
         switch (s) {
-            case 16: pass4_avx2<2>(in, n, wscale, v, out, M, k); return true;
-            case 32: pass4_avx2<4>(in, n, wscale, v, out, M, k); return true;
-            case 48: pass4_avx2<6>(in, n, wscale, v, out, M, k); return true;
-            case 64: pass4_avx2<8>(in, n, wscale, v, out, M, k); return true;
-            case 80: pass4_avx2<10>(in, n, wscale, v, out, M, k); return true;
-            case 96: pass4_avx2<12>(in, n, wscale, v, out, M, k); return true;
-            case 112: pass4_avx2<14>(in, n, wscale, v, out, M, k); return true;
-            case 128: pass4_avx2<16>(in, n, wscale, v, out, M, k); return true;
+            case 16: pass_avx2<2>(in, n, wscale, v, out, M, k); return true;
+            case 32: pass_avx2<4>(in, n, wscale, v, out, M, k); return true;
+            case 48: pass_avx2<6>(in, n, wscale, v, out, M, k); return true;
+            case 64: pass_avx2<8>(in, n, wscale, v, out, M, k); return true;
+            case 80: pass_avx2<10>(in, n, wscale, v, out, M, k); return true;
+            case 96: pass_avx2<12>(in, n, wscale, v, out, M, k); return true;
+            case 112: pass_avx2<14>(in, n, wscale, v, out, M, k); return true;
+            case 128: pass_avx2<16>(in, n, wscale, v, out, M, k); return true;
             default: return false;
         }
     }
