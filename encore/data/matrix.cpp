@@ -8,7 +8,11 @@
 
 namespace encore {
 
-Matrix::Matrix(std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols), stride_(padded(cols)) {
+Matrix::Matrix(std::int64_t rows, std::int64_t cols) : Matrix(rows, cols, true) {}
+
+Matrix Matrix::uninitialized(std::int64_t rows, std::int64_t cols) { return Matrix(rows, cols, false); }
+
+Matrix::Matrix(std::int64_t rows, std::int64_t cols, bool zero) : rows_(rows), cols_(cols), stride_(padded(cols)) {
     std::size_t bytes = static_cast<std::size_t>(rows_ * stride_) * sizeof(float);
     if (bytes == 0) return;
     // Big matrices start on a huge-page boundary so all of them can be backed by huge pages.
@@ -17,7 +21,7 @@ Matrix::Matrix(std::int64_t rows, std::int64_t cols) : rows_(rows), cols_(cols),
     void* p = std::aligned_alloc(align, bytes);
     if (!p) throw std::bad_alloc();
     advise_huge_pages(p, bytes);
-    std::memset(p, 0, bytes);
+    if (zero) std::memset(p, 0, bytes);
     data_ = static_cast<float*>(p);
     owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }

@@ -16,6 +16,10 @@ public:
 
     Matrix() = default;
     Matrix(std::int64_t rows, std::int64_t cols);  // zero-filled
+    // Not zero-filled: the caller must write every float of storage(), padding included, before
+    // anything reads it. For big matrices that are filled in parallel at once (ALS's random start):
+    // memory touched for the first time is slow, and a memset would touch all of it on one thread.
+    static Matrix uninitialized(std::int64_t rows, std::int64_t cols);
     static Matrix view(float* data, std::int64_t rows, std::int64_t cols, std::int64_t stride,
                        std::shared_ptr<const void> keepalive);
     Matrix(Matrix&&) noexcept = default;
@@ -40,6 +44,8 @@ public:
     std::span<const float> storage() const { return {data_, static_cast<std::size_t>(rows_ * stride_)}; }
 
 private:
+    Matrix(std::int64_t rows, std::int64_t cols, bool zero);
+
     float* data_ = nullptr;
     std::int64_t rows_ = 0, cols_ = 0, stride_ = 0;
     std::shared_ptr<const void> owner_;

@@ -107,6 +107,7 @@ void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
             double u = static_cast<double>(mix64(state) >> 40) * 0x1p-24;  // [0, 1)
             x[j] = std::min(static_cast<float>(u * 0.01), top);            // [0, 0.01)
         }
+        for (std::int64_t j = m.cols(); j < m.stride(); ++j) x[j] = 0.0f;  // the padding (m may be uninitialized)
     }
 }
 
@@ -537,8 +538,9 @@ void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions&
              cui_by_user.nnz());
     const auto start = std::chrono::steady_clock::now();
     const int threads = resolve_threads(options.threads);
-    user_factors = Matrix(cui_by_user.rows, options.factors);
-    item_factors = Matrix(cui_by_user.cols, options.factors);
+    // init_factors writes every float, each thread its own rows: no single-threaded zero fill first.
+    user_factors = Matrix::uninitialized(cui_by_user.rows, options.factors);
+    item_factors = Matrix::uninitialized(cui_by_user.cols, options.factors);
     init_factors(user_factors, options.seed, 0, threads);
     init_factors(item_factors, options.seed, 1, threads);
     if (report) report->loss.clear();
