@@ -12,6 +12,7 @@
 #endif
 
 #include "encore/kernels/simd_reduce.hpp"
+#include "encore/util/prefetch.hpp"
 
 namespace encore::kernels {
 
@@ -132,14 +133,11 @@ void gather_rows_weighted(const std::uint16_t* src, std::int64_t s, const std::i
 
 namespace {
 // Starts loading rows idx[0..n) of a matrix with rows of row_bytes bytes into cache.
-void prefetch_row_bytes([[maybe_unused]] const char* base, [[maybe_unused]] std::int64_t row_bytes,
-                        [[maybe_unused]] const std::int32_t* idx, [[maybe_unused]] std::int64_t n) {
-#if defined(__GNUC__)
+void prefetch_row_bytes(const char* base, std::int64_t row_bytes, const std::int32_t* idx, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) {
         const char* row = base + static_cast<std::int64_t>(idx[i]) * row_bytes;
-        for (std::int64_t l = 0; l < row_bytes; l += 64) __builtin_prefetch(row + l, 0, 3);
+        for (std::int64_t l = 0; l < row_bytes; l += 64) prefetch_l1(row + l);
     }
-#endif
 }
 }  // namespace
 
@@ -250,7 +248,7 @@ inline void prefetch_group(const Rows& in, std::int64_t i0, std::int64_t n) {
     const std::int64_t end = std::min(n, i0 + ahead + 4);
     for (std::int64_t i = i0 + ahead; i < end; ++i) {
         const char* p = reinterpret_cast<const char*>(row_source<s>(in, i));
-        for (int l = 0; l < kLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+        for (int l = 0; l < kLines; ++l) prefetch_l1(p + 64 * l);
     }
 }
 

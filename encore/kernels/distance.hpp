@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "encore/kernels/dense.hpp"
+#include "encore/util/prefetch.hpp"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -207,7 +208,7 @@ inline float dot_i8(const float* q, const std::int8_t* c, std::int64_t n) {
 // Hints the cache to fetch bytes starting at p (a vector about to be scored). Touches nothing.
 inline void prefetch_bytes(const void* p, std::size_t bytes) {
     const char* c = static_cast<const char*>(p);
-    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+    for (std::size_t off = 0; off < bytes; off += 64) prefetch_l1(c + off);
 }
 
 }  // namespace encore::kernels
