@@ -152,6 +152,23 @@ void prefetch_rows(const std::uint16_t* src, std::int64_t s, const std::int32_t*
 
 namespace {
 
+// The row strides the unrolled kernels are built for: calls f.template operator()<s / lanes>() (the
+// kernel's vector count per row) for s in 16, 32, ..., 128 and returns true; false for other s.
+template <int lanes, typename F>
+bool for_stride(std::int64_t s, F&& f) {
+    switch (s) {
+        case 16: f.template operator()<16 / lanes>(); return true;
+        case 32: f.template operator()<32 / lanes>(); return true;
+        case 48: f.template operator()<48 / lanes>(); return true;
+        case 64: f.template operator()<64 / lanes>(); return true;
+        case 80: f.template operator()<80 / lanes>(); return true;
+        case 96: f.template operator()<96 / lanes>(); return true;
+        case 112: f.template operator()<112 / lanes>(); return true;
+        case 128: f.template operator()<128 / lanes>(); return true;
+        default: return false;
+    }
+}
+
 // Portable version: any s. The dot products are plain loops (no `omp simd reduction`: GCC
 // lowers a multi-variable simd reduction to scalar adds through the stack, which was the
 // measured bottleneck of this pass).
@@ -450,17 +467,7 @@ void pass4_avx512(const Rows& in, std::int64_t n, float wscale, const float* v, 
 template <typename Rows>
 bool pass_rows(std::int64_t s, const Rows& in, std::int64_t n, float wscale, const float* v, float* out,
                const float* M, std::int64_t k) {
-    switch (s) {
-        case 16: pass4_avx512<1>(in, n, wscale, v, out, M, k); return true;
-        case 32: pass4_avx512<2>(in, n, wscale, v, out, M, k); return true;
-        case 48: pass4_avx512<3>(in, n, wscale, v, out, M, k); return true;
-        case 64: pass4_avx512<4>(in, n, wscale, v, out, M, k); return true;
-        case 80: pass4_avx512<5>(in, n, wscale, v, out, M, k); return true;
-        case 96: pass4_avx512<6>(in, n, wscale, v, out, M, k); return true;
-        case 112: pass4_avx512<7>(in, n, wscale, v, out, M, k); return true;
-        case 128: pass4_avx512<8>(in, n, wscale, v, out, M, k); return true;
-        default: return false;
-    }
+    return for_stride<16>(s, [&]<int V>() { pass4_avx512<V>(in, n, wscale, v, out, M, k); });
 }
 #endif
 
@@ -694,17 +701,7 @@ bool pass_rows_avx2(std::int64_t s, const Rows& in, std::int64_t n, float wscale
     if constexpr (!converts && std::is_same_v<typename Rows::Src, std::uint16_t>) {
         return false;
     } else {
-        switch (s) {
-            case 16: pass_avx2<2>(in, n, wscale, v, out, M, k); return true;
-            case 32: pass_avx2<4>(in, n, wscale, v, out, M, k); return true;
-            case 48: pass_avx2<6>(in, n, wscale, v, out, M, k); return true;
-            case 64: pass_avx2<8>(in, n, wscale, v, out, M, k); return true;
-            case 80: pass_avx2<10>(in, n, wscale, v, out, M, k); return true;
-            case 96: pass_avx2<12>(in, n, wscale, v, out, M, k); return true;
-            case 112: pass_avx2<14>(in, n, wscale, v, out, M, k); return true;
-            case 128: pass_avx2<16>(in, n, wscale, v, out, M, k); return true;
-            default: return false;
-        }
+        return for_stride<8>(s, [&]<int V>() { pass_avx2<V>(in, n, wscale, v, out, M, k); });
     }
 }
 #endif
@@ -789,17 +786,7 @@ void symv_avx512(const float* M, std::int64_t k, std::int64_t s, const float* v,
 
 void symv(const float* M, std::int64_t k, std::int64_t s, const float* v, float* out) {
 #if defined(__AVX512F__)
-    switch (s) {
-        case 16: return symv_avx512<1>(M, k, s, v, out);
-        case 32: return symv_avx512<2>(M, k, s, v, out);
-        case 48: return symv_avx512<3>(M, k, s, v, out);
-        case 64: return symv_avx512<4>(M, k, s, v, out);
-        case 80: return symv_avx512<5>(M, k, s, v, out);
-        case 96: return symv_avx512<6>(M, k, s, v, out);
-        case 112: return symv_avx512<7>(M, k, s, v, out);
-        case 128: return symv_avx512<8>(M, k, s, v, out);
-        default: break;
-    }
+    if (for_stride<16>(s, [&]<int V>() { symv_avx512<V>(M, k, s, v, out); })) return;
 #endif
     for (std::int64_t j = 0; j < s; ++j) out[j] = 0.0f;
     std::int64_t r = 0;

@@ -111,6 +111,17 @@ void init_factors(Matrix& m, std::uint64_t seed, int side, int threads) {
     }
 }
 
+// als_gram(Y, regularization) laid out for the kernels' M v: k x k, rows of stride Y.stride(),
+// zero padding.
+AlignedFloats padded_gram(const Matrix& Y, float regularization, int threads) {
+    const std::int64_t k = Y.cols(), s = Y.stride();
+    const auto g = als_gram(Y, regularization, threads);
+    AlignedFloats gram(s * s);
+    for (std::int64_t i = 0; i < k; ++i)
+        for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
+    return gram;
+}
+
 // The eigendecomposition Y^T Y + lambda I = Q diag(d) Q^T of a half-step's fixed side (see
 // AlsOptions::eigenbasis), from the Gram matrix summed in a fixed order (als_gram): deterministic.
 struct Eigenbasis {
@@ -409,14 +420,8 @@ void update(const Csr& cui, const Matrix& Y, Matrix& X, const AlsOptions& option
     const bool cholesky = options.solver == AlsSolver::cholesky;
 
     if (diag && cholesky) fail("als_update: the eigenbasis form is for CG only");
-    // YtY + lambda I once per half-step, padded to stride s with zeros for the kernels.
-    AlignedFloats gram;
-    if (!diag) {
-        gram = AlignedFloats(s * s);
-        auto g = als_gram(Y, options.regularization, threads);
-        for (std::int64_t i = 0; i < k; ++i)
-            for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
-    }
+    // YtY + lambda I once per half-step (not needed in the eigenbasis).
+    const AlignedFloats gram = diag ? AlignedFloats() : padded_gram(Y, options.regularization, threads);
     const float* M = diag ? nullptr : gram.get();  // the passes' M v, or none: diag's product is set first
     spaces.ensure(threads, cap, k, s, cholesky);
     const std::uint16_t* Yh = half ? half : !cholesky && options.half_gather ? spaces.half.fill(Y, threads) : nullptr;
@@ -479,12 +484,7 @@ double als_loss(const Csr& cui_by_user, const Matrix& X, const Matrix& Y, float 
         fail("als_loss: shapes disagree (matrix {}x{}, X {}x{}, Y {}x{})", cui_by_user.rows, cui_by_user.cols, X.rows(),
              X.cols(), Y.rows(), Y.cols());
     threads = resolve_threads(threads);
-    AlignedFloats gram(s * s);
-    {
-        auto g = als_gram(Y, 0.0f, threads);
-        for (std::int64_t i = 0; i < k; ++i)
-            for (std::int64_t j = 0; j < k; ++j) gram.get()[i * s + j] = g[static_cast<std::size_t>(i * k + j)];
-    }
+    const AlignedFloats gram = padded_gram(Y, 0.0f, threads);
     // sum over all cells of c (p - s)^2 = x^T YtY x over every item (c = 1, p = 0), corrected on the
     // played cells. Fixed chunks summed in order keep the value independent of the thread count.
     constexpr std::int64_t kChunks = 256;
