@@ -21,7 +21,7 @@
 #include "encore/io/container.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/retrieval/graph.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 #include "encore/retrieval/topk.hpp"
 #include "encore/util/error.hpp"
 #include "test_util.hpp"

@@ -14,7 +14,7 @@
 #include "encore/eval/split.hpp"
 #include "encore/models/ensemble.hpp"
 #include "encore/models/family.hpp"
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "synth_split.hpp"
 #include "test_util.hpp"
@@ -61,8 +61,8 @@ struct ModelPair {
     Model als, knn;
 };
 const ModelPair& als_and_knn() {
-    static const ModelPair* p = new ModelPair{train_model(data().train, small(ModelKind::als), "test"),
-                                              train_model(data().train, small(ModelKind::knn), "test")};
+    static const ModelPair* p = new ModelPair{train_model(data().train, small(parse_model_kind("als")), "test"),
+                                              train_model(data().train, small(parse_model_kind("knn")), "test")};
     return *p;
 }
 
@@ -183,14 +183,14 @@ TEST(EnsembleFile, BadWeightsAreRejectedOnSave) {
 
 TEST(EnsembleItems, MismatchedItemSetsAreClearErrors) {
     const auto& d = data();
-    auto a = train_model(d.train, small(ModelKind::als), "test");
-    auto b = train_model(d.train, small(ModelKind::knn), "test");
+    auto a = train_model(d.train, small(parse_model_kind("als")), "test");
+    auto b = train_model(d.train, small(parse_model_kind("knn")), "test");
     Dataset fewer = d.train;
     fewer.by_user = d.train.by_user;  // the same plays with other item keys
     std::vector<std::string> keys = d.train.items.to_vector();
     keys[5] = "someone else";
     fewer.items = StringTable::build(keys);
-    auto c = train_model(fewer, small(ModelKind::popular), "test");
+    auto c = train_model(fewer, small(parse_model_kind("popular")), "test");
     std::vector<const Model*> ok = {&a, &b};
     EXPECT_NO_THROW(check_same_items(ok));
     std::vector<const Model*> bad = {&a, &c};
@@ -208,7 +208,7 @@ TEST(EnsembleItems, MismatchedItemSetsAreClearErrors) {
 
 TEST(EnsembleQueries, OneModelEnsembleRanksExactlyAsItsModel) {
     const auto& d = data();
-    for (auto kind : {ModelKind::als, ModelKind::knn}) {
+    for (auto kind : {parse_model_kind("als"), parse_model_kind("knn")}) {
         auto m = train_model(d.train, small(kind), "test");
         std::vector<const Model*> one = {&m};
         EnsembleScorer scorer(one);

@@ -14,7 +14,7 @@
 #include "encore/data/weighting.hpp"
 #include "encore/models/als.hpp"
 #include "encore/models/model.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 #include "test_util.hpp"
 
 namespace encore {

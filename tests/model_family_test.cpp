@@ -7,12 +7,17 @@
 #include "encore/eval/metrics.hpp"
 #include "encore/eval/split.hpp"
 #include "encore/models/family.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/kinds/registry.hpp"
+#include "encore/query/queries.hpp"
 #include "encore/util/error.hpp"
 #include "synth_split.hpp"
 #include "test_util.hpp"
 
 namespace encore {
+
+// Test names and failure messages show a kind by name (ModelKind is a pointer into the registry).
+inline void PrintTo(const ModelType* kind, std::ostream* os) { *os << kind->name(); }
+
 namespace {
 
 using SynthData = testing::SynthSplit;
@@ -53,7 +58,7 @@ class Family : public ::testing::TestWithParam<ModelKind> {};
 
 TEST_P(Family, BeatsPopularityOnHeldOutNdcg) {
     const auto& d = synth();
-    auto popular = train_model(d.train, small_options(ModelKind::popular), "test");
+    auto popular = train_model(d.train, small_options(parse_model_kind("popular")), "test");
     auto model = train_model(d.train, small_options(GetParam()), "test");
     EXPECT_EQ(model.kind, model_kind_name(GetParam()));
     const double base = ndcg(popular, d.split.test), got = ndcg(model, d.split.test);
@@ -106,11 +111,11 @@ TEST_P(Family, SavesLoadsAndAnswersQueries) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Family,
-                         ::testing::Values(ModelKind::als, ModelKind::lsa, ModelKind::bpr, ModelKind::lmf, ModelKind::knn),
+                         ::testing::Values(parse_model_kind("als"), parse_model_kind("lsa"), parse_model_kind("bpr"), parse_model_kind("lmf"), parse_model_kind("knn")),
                          [](const auto& info) { return std::string(model_kind_name(info.param)); });
 
 TEST(FamilyOptions, KindsParseAndBadOnesAreErrors) {
-    for (const char* k : kModelKinds) EXPECT_EQ(model_kind_name(parse_model_kind(k)), k);
+    for (const ModelType* t : model_types()) EXPECT_EQ(model_kind_name(parse_model_kind(t->name())), t->name());
     try {
         parse_model_kind("svd");
         FAIL();
@@ -122,7 +127,7 @@ TEST(FamilyOptions, KindsParseAndBadOnesAreErrors) {
 
 TEST(FamilyOptions, KnnSimilarUsersIsAClearError) {
     const auto& d = synth();
-    auto model = train_model(d.train, small_options(ModelKind::knn), "test");
+    auto model = train_model(d.train, small_options(parse_model_kind("knn")), "test");
     EXPECT_THROW(similar_users(model, 0, QueryOptions{}), Error);
 }
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "encore/models/als.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 #include "encore/util/error.hpp"
 #include "queries_fixture.hpp"
 

@@ -1,4 +1,4 @@
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 
 #include <algorithm>
 #include <cmath>

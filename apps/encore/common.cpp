@@ -96,7 +96,7 @@ Dataset load_or_ingest(const IngestArgs& a, CLI::App* cmd, int threads, bool qui
 
 namespace {
 
-using K = ModelKind;
+
 
 // One model option: its flag name, help text, the kinds it applies to, and how it sets a value.
 struct OptionSpec {
@@ -133,8 +133,8 @@ bool parse_bool(const std::string& flag, const std::string& text) {
     throw OptionError(fmt::format("--{}: expected true or false, got '{}'", flag, text));
 }
 
-const std::vector<ModelKind> kAll = {K::als, K::lsa, K::bpr, K::lmf, K::knn, K::popular};
-const std::vector<ModelKind> kFactor = {K::als, K::lsa, K::bpr, K::lmf};
+const std::vector<ModelKind> kAll = {parse_model_kind("als"), parse_model_kind("lsa"), parse_model_kind("bpr"), parse_model_kind("lmf"), parse_model_kind("knn"), parse_model_kind("popular")};
+const std::vector<ModelKind> kFactor = {parse_model_kind("als"), parse_model_kind("lsa"), parse_model_kind("bpr"), parse_model_kind("lmf")};
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs = {
@@ -160,24 +160,24 @@ const std::vector<OptionSpec>& option_specs() {
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.als.factors = o.lsa.factors = o.bpr.factors = o.lmf.factors = parse_int(f, t, 1, 4096);
          }},
-        {"regularization", "L2 regularization (default 0.01)", {K::als, K::bpr, K::lmf},
+        {"regularization", "L2 regularization (default 0.01)", {parse_model_kind("als"), parse_model_kind("bpr"), parse_model_kind("lmf")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.als.regularization = o.bpr.regularization = o.lmf.regularization =
                  static_cast<float>(parse_number(f, t, 0, 1e30));
          }},
-        {"iterations", "Iterations / epochs (default: als 15, bpr 100, lmf 30)", {K::als, K::bpr, K::lmf},
+        {"iterations", "Iterations / epochs (default: als 15, bpr 100, lmf 30)", {parse_model_kind("als"), parse_model_kind("bpr"), parse_model_kind("lmf")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.als.iterations = o.bpr.iterations = o.lmf.iterations = parse_int(f, t, 0, 100000);
          }},
-        {"learning-rate", "SGD / AdaGrad step (default 0.05)", {K::bpr, K::lmf},
+        {"learning-rate", "SGD / AdaGrad step (default 0.05)", {parse_model_kind("bpr"), parse_model_kind("lmf")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.bpr.learning_rate = o.lmf.learning_rate = static_cast<float>(parse_number(f, t, 1e-12, 1e30));
          }},
-        {"solver", "als: cg|cholesky (default cg)", {K::als},
+        {"solver", "als: cg|cholesky (default cg)", {parse_model_kind("als")},
          [](ModelOptions& o, const std::string&, const std::string& t) { o.als.solver = parse_als_solver(t); }},
-        {"cg-steps", "als: conjugate-gradient steps per row per iteration (default 3)", {K::als},
+        {"cg-steps", "als: conjugate-gradient steps per row per iteration (default 3)", {parse_model_kind("als")},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_steps = parse_int(f, t, 1, 1000); }},
-        {"cg-gather", "als cg: precision of the gathered factor rows, half|float (default half)", {K::als},
+        {"cg-gather", "als cg: precision of the gathered factor rows, half|float (default half)", {parse_model_kind("als")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              if (t == "half" || t == "float")
                  o.als.half_gather = t == "half";
@@ -185,40 +185,40 @@ const std::vector<OptionSpec>& option_specs() {
                  throw OptionError(fmt::format("--{}: expected half or float (got '{}')", f, t));
          }},
         {"cg-basis", "als cg: the basis CG works in, eigen|original (default eigen: Y^T Y + lambda I is diagonal)",
-         {K::als},
+         {parse_model_kind("als")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              if (t == "eigen" || t == "original")
                  o.als.eigenbasis = t == "eigen";
              else
                  throw OptionError(fmt::format("--{}: expected eigen or original (got '{}')", f, t));
          }},
-        {"cg-precondition", "als cg: precondition by the Gram eigenvalues, with --cg-basis eigen (true|false, default true)", {K::als},
+        {"cg-precondition", "als cg: precondition by the Gram eigenvalues, with --cg-basis eigen (true|false, default true)", {parse_model_kind("als")},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_precondition = parse_bool(f, t); }},
-        {"oversample", "lsa: extra random directions in the range finder (default 10)", {K::lsa},
+        {"oversample", "lsa: extra random directions in the range finder (default 10)", {parse_model_kind("lsa")},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
-        {"power-iterations", "lsa: power iterations of the range finder (default 4)", {K::lsa},
+        {"power-iterations", "lsa: power iterations of the range finder (default 4)", {parse_model_kind("lsa")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.lsa.power_iterations = parse_int(f, t, 0, 1000);
          }},
-        {"verify-negatives", "bpr: skip or re-draw negatives the user played (true|false, default true)", {K::bpr},
+        {"verify-negatives", "bpr: skip or re-draw negatives the user played (true|false, default true)", {parse_model_kind("bpr")},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.bpr.verify_negatives = parse_bool(f, t); }},
-        {"redraw-negatives", "bpr: re-draws of a played negative before the sample is skipped (default 0)", {K::bpr},
+        {"redraw-negatives", "bpr: re-draws of a played negative before the sample is skipped (default 0)", {parse_model_kind("bpr")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.bpr.redraw_negatives = parse_int(f, t, 0, 1000000);
          }},
-        {"negatives", "bpr: uniform|popular: how negatives are drawn (default uniform; popular = as implicit)", {K::bpr},
+        {"negatives", "bpr: uniform|popular: how negatives are drawn (default uniform; popular = as implicit)", {parse_model_kind("bpr")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              if (t != "uniform" && t != "popular")
                  throw OptionError(fmt::format("--{}: expected uniform or popular, got '{}'", f, t));
              o.bpr.popular_negatives = t == "popular";
          }},
-        {"negative-samples", "lmf: sampled negatives per positive (default 30)", {K::lmf},
+        {"negative-samples", "lmf: sampled negatives per positive (default 30)", {parse_model_kind("lmf")},
          [](ModelOptions& o, const std::string& f, const std::string& t) {
              o.lmf.negative_samples = parse_int(f, t, 0, 1000000);
          }},
-        {"similarity", "knn: cosine|tfidf|bm25 (default cosine)", {K::knn},
+        {"similarity", "knn: cosine|tfidf|bm25 (default cosine)", {parse_model_kind("knn")},
          [](ModelOptions& o, const std::string&, const std::string& t) { o.knn.similarity = parse_knn_similarity(t); }},
-        {"neighbours", "knn: neighbours kept per item (default 20)", {K::knn},
+        {"neighbours", "knn: neighbours kept per item (default 20)", {parse_model_kind("knn")},
          [](ModelOptions& o, const std::string& f, const std::string& t) { o.knn.K = parse_int(f, t, 1, 1000000); }},
         {"seed", "Random seed: the eval split and every model (same seed + threads = same model; bpr: with 1 thread)",
          kAll, [](ModelOptions& o, const std::string& f, const std::string& t) {

@@ -17,7 +17,7 @@
 #include "encore/models/ensemble.hpp"
 #include "encore/models/family.hpp"
 #include "encore/models/model.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 
 namespace encore::cli {
 

@@ -16,7 +16,7 @@
 #include "encore/eval/ensemble_fit.hpp"
 #include "encore/eval/metrics.hpp"
 #include "encore/eval/split.hpp"
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 

@@ -1,6 +1,6 @@
 // encore recommend: top items for a user (dot product, played items filtered), for a new user folded in
 // from a list of items, or for every user (--all-users). With several models, their ensemble blends the
-// members' user scores (encore/retrieval/ensemble_queries.hpp): weights from --ensemble FILE, else
+// members' user scores (encore/query/ensemble_queries.hpp): weights from --ensemble FILE, else
 // every model weighted 1.
 #include <memory>
 #include <sstream>
@@ -10,7 +10,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "encore/retrieval/ann.hpp"
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 

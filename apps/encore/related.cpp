@@ -1,6 +1,6 @@
 // encore related: items most similar to an item (cosine of item factors, or the model's own similarity),
 // or for every item (--all). With several models, their ensemble ranks the union of their candidates
-// (encore/retrieval/ensemble_queries.hpp): weights from --ensemble FILE, else every model weighted 1.
+// (encore/query/ensemble_queries.hpp): weights from --ensemble FILE, else every model weighted 1.
 #include <memory>
 
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 #include "common.hpp"
 #include "encore/models/ensemble.hpp"
 #include "encore/retrieval/ann.hpp"
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 

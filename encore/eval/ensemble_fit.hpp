@@ -20,7 +20,7 @@
 #include "encore/data/dataset.hpp"
 #include "encore/models/ensemble.hpp"
 #include "encore/models/family.hpp"
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 
 namespace encore {
 

@@ -3,7 +3,7 @@
 // candidates are the union of every member's top-N, every candidate is scored by every member, the
 // scores are normalised per member over the candidate set (z-score), and a logistic model over the
 // normalised scores ranks them. This file holds the fitted weights, the ensemble file (.ence) and the
-// logistic regression that fits them; the queries are in encore/retrieval/ensemble_queries.hpp and the
+// logistic regression that fits them; the queries are in encore/query/ensemble_queries.hpp and the
 // fit on a held-out split in encore/eval/ensemble_fit.hpp.
 #include <cstdint>
 #include <span>

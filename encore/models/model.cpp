@@ -19,8 +19,6 @@ bool known_kind(std::string_view kind) { return is_model_kind(kind); }
 
 void check_for_save(const Model& m) {
     if (!known_kind(m.kind)) fail("save_model: unknown model kind '{}'", m.kind);
-    if (m.has_factors() ? m.item_factors.cols() < 1 : m.item_factors.cols() != 0)
-        fail("save_model: a {} model with {} factors", m.kind, m.item_factors.cols());
     if (m.has_factors() ? m.item_neighbours.rows != 0
                         : (m.item_neighbours.rows != m.n_items() || m.item_neighbours.cols != m.n_items()))
         fail("save_model: a {} model with a {}x{} neighbour matrix for {} items", m.kind, m.item_neighbours.rows,
@@ -87,12 +85,6 @@ Matrix load_factors(const ContainerReader& r, const std::string& name, std::int6
 
 }  // namespace
 
-bool is_model_kind(std::string_view kind) {
-    for (const char* k : kModelKinds)
-        if (kind == k) return true;
-    return false;
-}
-
 std::string_view Model::item_label(std::int64_t i) const {
     if (static_cast<std::size_t>(i) < item_names.size()) {
         auto n = item_names[static_cast<std::size_t>(i)];
@@ -158,14 +150,13 @@ Model load_model(const std::string& path, bool verify) {
     Model m;
     m.kind = field<std::string>(meta, "kind", path);
     if (!known_kind(m.kind))
-        throw FormatError(path, fmt::format("unknown model kind '{}' (this build knows: {})", m.kind,
-                                            fmt::join(kModelKinds, ", ")));
+        throw FormatError(path, fmt::format("unknown model kind '{}' (this build does not know it)", m.kind));
     const auto n_users = count_field(meta, "n_users", path);
     const auto n_items = count_field(meta, "n_items", path);
     const auto factors = count_field(meta, "factors", path);
     const auto user_stride = count_field(meta, "user_stride", path);
     const auto item_stride = count_field(meta, "item_stride", path);
-    if ((m.has_factors() ? factors < 1 : factors != 0) || user_stride != Matrix::padded(factors) ||
+    if (user_stride != Matrix::padded(factors) ||
         item_stride != Matrix::padded(factors))
         throw FormatError(path, fmt::format("factor shape is inconsistent (factors {}, strides {} and {})", factors,
                                             user_stride, item_stride));
@@ -185,11 +176,11 @@ Model load_model(const std::string& path, bool verify) {
     m.weighting.options.eps = field<float>(wj, "eps", path);
     m.weighting.n_items = n_items;
 
-    if (m.has_factors()) {
+    if (factors > 0) {
         m.user_factors = load_factors(r, "user_factors", n_users, factors, user_stride, verify);
         m.item_factors = load_factors(r, "item_factors", n_items, factors, item_stride, verify);
     } else {
-        // knn: no factors, but the shapes still carry the user and item counts.
+        // An item-item model (knn): no factors, but the shapes still carry the user and item counts.
         m.user_factors = Matrix(n_users, 0);
         m.item_factors = Matrix(n_items, 0);
         m.item_neighbours = load_csr(r, "item_neighbours", n_items, n_items);

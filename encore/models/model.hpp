@@ -22,7 +22,7 @@
 namespace encore {
 
 struct Model {
-    std::string kind = "als";  // als | lsa | bpr | lmf | knn | popular
+    std::string kind = "als";  // a name from the registry (encore/kinds/registry.hpp)
     Matrix user_factors;       // n_users x factors
     Matrix item_factors;       // n_items x factors
     StringTable users, items, item_names;
@@ -36,14 +36,13 @@ struct Model {
     std::int64_t n_items() const { return item_factors.rows(); }
     std::int64_t factors() const { return item_factors.cols(); }
     std::string_view item_label(std::int64_t i) const;
-    // Scored by factors (every kind but knn).
-    bool has_factors() const { return kind != "knn"; }
+    // Scored by factors; otherwise by the item-item matrix item_neighbours (factor matrices of 0 columns).
+    bool has_factors() const { return item_factors.cols() > 0; }
 };
 
 inline constexpr std::uint32_t kModelVersion = 1;
 
-// The kinds a model file may hold, and whether a kind name is one of them.
-inline constexpr const char* kModelKinds[] = {"als", "lsa", "bpr", "lmf", "knn", "popular"};
+// Whether a kind name is one the registry knows (defined in encore/kinds/registry.cpp, which lists them).
 bool is_model_kind(std::string_view kind);
 
 void save_model(const Model& model, const std::string& path);

@@ -7,7 +7,8 @@
 #include <span>
 #include <vector>
 
-#include "encore/retrieval/queries.hpp"
+#include "encore/models/model.hpp"
+#include "encore/retrieval/results.hpp"
 
 namespace encore {
 

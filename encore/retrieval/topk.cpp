@@ -189,7 +189,8 @@ void check_filter(const TopKFilter& filter, std::int64_t n_targets) {
 // The shared core: rows [0, queries.rows()) of queries, reported to the filter as query_offset + row.
 std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, int k, int threads,
-                                                Progress* progress, std::int64_t query_offset, bool low_precision) {
+                                                Progress* progress, std::int64_t query_offset, bool low_precision,
+                                                const std::atomic<bool>* cancel = nullptr) {
     if (queries.cols() != targets.cols())
         fail("top-k: queries have {} columns but targets have {}", queries.cols(), targets.cols());
     const std::int64_t nq = queries.rows(), nt = targets.rows(), dim = queries.cols();
@@ -254,6 +255,7 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
 
 #pragma omp for schedule(dynamic, 1)
         for (std::int64_t b = 0; b < n_blocks; ++b) {
+            if (cancel && cancel->load(std::memory_order_relaxed)) continue;
             const std::int64_t q0 = b * qblock, qn = std::min(qblock, nq - q0);
             for (std::int64_t q = 0; q < qn; ++q) {
                 auto& s = sel[static_cast<std::size_t>(q)];
@@ -320,8 +322,10 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
 
 std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, const TopKOptions& options) {
-    return top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0,
-                      options.low_precision);
+    auto results = top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0,
+                              options.low_precision, options.cancel);
+    if (options.cancel && options.cancel->load()) throw Cancelled();
+    return results;
 }
 
 std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,

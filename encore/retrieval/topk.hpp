@@ -4,6 +4,7 @@
 // with a partial selection that skips any score below its current k-th (so most candidates cost one
 // compare). Filters are applied during selection, so every query returns exactly
 // min(k, number of allowed targets) results — never padding.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -36,6 +37,9 @@ struct TopKOptions {
     // re-rank them exactly. The results are identical either way (scores bit for bit); false forces
     // the float32 pass everywhere (for tests and comparisons).
     bool low_precision = true;
+    // Set (from any thread) to stop early: blocks not yet started are skipped and top_k_rows throws
+    // Cancelled. Null = cannot be cancelled.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // Top k targets for every row of queries, best first (ties: lower id first). Result[q] has

@@ -43,6 +43,12 @@ public:
     using Error::Error;
 };
 
+// Long work stopped because its cancellation flag was set (a batch query, say).
+class Cancelled : public Error {
+public:
+    Cancelled() : Error("cancelled") {}
+};
+
 template <typename... Args>
 [[noreturn]] inline void fail(fmt::format_string<Args...> f, Args&&... args) {
     throw Error(fmt::format(f, std::forward<Args>(args)...));

@@ -1,9 +1,9 @@
-#include "encore/retrieval/ensemble_queries.hpp"
+#include "encore/query/ensemble_queries.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "encore/retrieval/knn_queries.hpp"
+#include "encore/kinds/registry.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
@@ -17,12 +17,6 @@ std::vector<ScoredItem> to_scored(const std::vector<Recommendation>& recs) {
     out.reserve(recs.size());
     for (const auto& r : recs) out.push_back({r.id, r.score});
     return out;
-}
-
-double dot(const float* a, const float* b, std::int64_t n) {
-    double s = 0;
-    for (std::int64_t k = 0; k < n; ++k) s += double(a[k]) * b[k];
-    return s;
 }
 
 void check_query(const Ensemble& e, const EnsembleScorer& s, int n) {
@@ -41,19 +35,26 @@ std::vector<const std::vector<ScoredItem>*> lists_of(const std::vector<std::vect
 
 }  // namespace
 
-EnsembleScorer::EnsembleScorer(std::vector<const Model*> models) : models_(std::move(models)) {
+EnsembleScorer::EnsembleScorer(std::vector<const Model*> models, int threads) : models_(std::move(models)) {
     check_same_items(models_);
-    for (const Model* m : models_)
-        unit_items_.push_back(m->has_factors() && m->kind != "popular" ? normalized_rows(m->item_factors) : Matrix());
+    for (const Model* m : models_) {
+        owned_.push_back(open_scorer(*m, threads));
+        scorers_.push_back(owned_.back().get());
+    }
+}
+
+EnsembleScorer::EnsembleScorer(std::vector<const Scorer*> scorers) : scorers_(std::move(scorers)) {
+    for (const Scorer* s : scorers_) models_.push_back(&s->model());
+    check_same_items(models_);
 }
 
 namespace {
 
 // Every member's batch answer (one list per query row), as scored items.
 template <typename Batch>
-std::vector<std::vector<std::vector<ScoredItem>>> member_lists(const std::vector<const Model*>& models, Batch&& batch) {
+std::vector<std::vector<std::vector<ScoredItem>>> member_lists(const std::vector<const Scorer*>& scorers, Batch&& batch) {
     std::vector<std::vector<std::vector<ScoredItem>>> out;
-    for (const Model* m : models) {
+    for (const Scorer* m : scorers) {
         auto recs = batch(*m);
         std::vector<std::vector<ScoredItem>> lists(recs.size());
         for (std::size_t i = 0; i < recs.size(); ++i) lists[i] = to_scored(recs[i]);
@@ -69,7 +70,7 @@ std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists(
     QueryOptions q;
     q.n = n;
     q.threads = threads;
-    return member_lists(models_, [&](const Model& m) { return related_all(m, filter, q); });
+    return member_lists(scorers_, [&](const Scorer& m) { return related_all(m, filter, q); });
 }
 
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::recommend_lists(const ItemFilter& filter, int n,
@@ -78,7 +79,7 @@ std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::recommend_list
     q.n = n;
     q.threads = threads;
     q.filter_played = true;
-    return member_lists(models_, [&](const Model& m) { return recommend_all(m, filter, q); });
+    return member_lists(scorers_, [&](const Scorer& m) { return recommend_all(m, filter, q); });
 }
 
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists_for(std::span<const std::int32_t> items,
@@ -86,32 +87,7 @@ std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists_
     for (auto i : items)
         if (i < 0 || i >= models_[0]->n_items()) fail("item index {} out of range", i);
     std::vector<std::vector<std::vector<ScoredItem>>> out;
-    for (std::size_t m = 0; m < models_.size(); ++m) {
-        const Model& model = *models_[m];
-        std::vector<std::vector<ScoredItem>> lists(items.size());
-        if (model.kind == "knn") {
-            for (std::size_t k = 0; k < items.size(); ++k) lists[k] = to_scored(knn_related(model, items[k], {}, n));
-        } else if (model.kind == "popular") {
-            // The global order by listeners (ties: lower index), as related_items ranks it.
-            std::vector<std::int32_t> order(static_cast<std::size_t>(model.n_items()));
-            for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int32_t>(i);
-            std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
-                return model.item_factors.row(a)[0] > model.item_factors.row(b)[0];
-            });
-            for (std::size_t k = 0; k < items.size(); ++k)
-                for (std::size_t p = 0; p < order.size() && static_cast<int>(lists[k].size()) < n; ++p)
-                    if (order[p] != items[k]) lists[k].push_back({order[p], model.item_factors.row(order[p])[0]});
-        } else {
-            const Matrix& unit = unit_items_[m];
-            Matrix queries(static_cast<std::int64_t>(items.size()), unit.cols());
-            for (std::size_t k = 0; k < items.size(); ++k)
-                std::copy_n(unit.row(items[k]), unit.cols(), queries.row(static_cast<std::int64_t>(k)));
-            TopKFilter f;
-            f.excluded = [&items](std::int64_t q) { return items.subspan(static_cast<std::size_t>(q), 1); };
-            lists = top_k_rows(queries, unit, f, {.k = n, .threads = threads, .progress = nullptr});
-        }
-        out.push_back(std::move(lists));
-    }
+    for (const Scorer* m : scorers_) out.push_back(m->related_for(items, n, threads));
     return out;
 }
 
@@ -165,25 +141,15 @@ EnsembleCandidates EnsembleScorer::combine(std::span<const std::vector<ScoredIte
 
 EnsembleCandidates EnsembleScorer::related_candidates(std::int32_t item,
                                                       std::span<const std::vector<ScoredItem>* const> lists) const {
-    return combine(lists, [&](int m, std::int32_t j) -> double {
-        const Model& model = *models_[static_cast<std::size_t>(m)];
-        if (model.kind == "knn") return model.item_neighbours.at(item, j);
-        if (model.kind == "popular") return model.item_factors.row(j)[0];
-        const Matrix& u = unit_items_[static_cast<std::size_t>(m)];
-        return dot(u.row(item), u.row(j), u.cols());
-    });
+    return combine(lists, [&](int m, std::int32_t j) { return scorer(m).similarity(item, j); });
 }
 
 EnsembleCandidates EnsembleScorer::recommend_candidates(std::int32_t user,
                                                         std::span<const std::vector<ScoredItem>* const> lists) const {
-    return combine(lists, [&](int m, std::int32_t j) -> double {
+    return combine(lists, [&](int m, std::int32_t j) {
         const Model& model = *models_[static_cast<std::size_t>(m)];
-        if (model.kind == "knn") {
-            float total = 0;
-            knn_explain(model, model.user_items.row_indices(user), model.user_items.row_values(user), j, 0, &total);
-            return total;
-        }
-        return dot(model.user_factors.row(user), model.item_factors.row(j), model.factors());
+        const UserProfile profile{model.user_items.row_indices(user), model.user_items.row_values(user), user};
+        return scorer(m).score(profile, j);
     });
 }
 
@@ -213,7 +179,7 @@ std::vector<Recommendation> ensemble_related(const EnsembleScorer& s, const Ense
     q.n = e.candidates;
     q.threads = options.threads;
     std::vector<std::vector<ScoredItem>> lists;
-    for (int m = 0; m < s.members(); ++m) lists.push_back(to_scored(related_items(s.model(m), item, filter, q)));
+    for (int m = 0; m < s.members(); ++m) lists.push_back(to_scored(related_items(s.scorer(m), item, filter, q)));
     std::vector<const std::vector<ScoredItem>*> ptrs;
     for (const auto& l : lists) ptrs.push_back(&l);
     return rank_candidates(s.related_candidates(item, ptrs), e.related, options.n);
@@ -228,7 +194,7 @@ std::vector<Recommendation> ensemble_recommend(const EnsembleScorer& s, const En
     q.threads = options.threads;
     q.filter_played = true;
     std::vector<std::vector<ScoredItem>> lists;
-    for (int m = 0; m < s.members(); ++m) lists.push_back(to_scored(recommend_user(s.model(m), user, filter, q)));
+    for (int m = 0; m < s.members(); ++m) lists.push_back(to_scored(recommend_user(s.scorer(m), user, filter, q)));
     std::vector<const std::vector<ScoredItem>*> ptrs;
     for (const auto& l : lists) ptrs.push_back(&l);
     return rank_candidates(s.recommend_candidates(user, ptrs), e.recommend, options.n);

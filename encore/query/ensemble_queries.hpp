@@ -13,11 +13,12 @@
 // from its own list is the score that list carries, so a one-member ensemble ranks exactly as its model.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "encore/models/ensemble.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/query/queries.hpp"
 
 namespace encore {
 
@@ -29,11 +30,14 @@ struct EnsembleCandidates {
     int members = 0;
 };
 
-// The members of an ensemble and what scoring needs from them (unit-length item factors). Checks that
-// the models share their items (check_same_items).
+// The members of an ensemble, each opened for queries (its Scorer). Checks that the models share their
+// items (check_same_items).
 class EnsembleScorer {
 public:
-    explicit EnsembleScorer(std::vector<const Model*> models);
+    explicit EnsembleScorer(std::vector<const Model*> models, int threads = 0);
+    // Over members already opened (they must outlive this; models() then lists their models).
+    explicit EnsembleScorer(std::vector<const Scorer*> scorers);
+    const Scorer& scorer(int m) const { return *scorers_[static_cast<std::size_t>(m)]; }
     int members() const { return static_cast<int>(models_.size()); }
     const Model& model(int m) const { return *models_[static_cast<std::size_t>(m)]; }
     std::span<const Model* const> models() const { return models_; }
@@ -57,7 +61,8 @@ private:
     EnsembleCandidates combine(std::span<const std::vector<ScoredItem>* const> lists,
                                const std::function<double(int member, std::int32_t item)>& score) const;
     std::vector<const Model*> models_;
-    std::vector<Matrix> unit_items_;  // per factor member: normalised item factors (empty for knn/popular)
+    std::vector<std::unique_ptr<Scorer>> owned_;  // the members this opened itself
+    std::vector<const Scorer*> scorers_;
 };
 
 // Ranks candidates by the weights: the best n, best first, score = bias + w . z.
