@@ -1,4 +1,4 @@
-// encore ensemble: fit an ensemble's weights (encore/eval/ensemble_fit.hpp): hold out part of the plays,
+// encore ensemble: fit an ensemble's weights (encore/eval/evaluate.hpp, ensemble_fit.hpp): hold out part of the plays,
 // train every model on the rest, learn from the held-out plays how to weigh the models' normalised
 // scores, report the weights and write them to a .ence file. --save-models PREFIX also trains every
 // model on all the data and writes PREFIX.KIND.encm, ready for `encore related A B ... --ensemble`.
@@ -10,7 +10,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "encore/eval/ensemble_fit.hpp"
+#include "encore/eval/evaluate.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 
@@ -28,17 +28,6 @@ struct Args {
     bool quiet = false;
 };
 
-std::vector<std::string> comma_list(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        auto end = s.find(',', start);
-        if (end == std::string::npos) end = s.size();
-        if (end > start) out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
 }  // namespace
 
 Command add_ensemble(CLI::App& app) {
@@ -65,47 +54,33 @@ Command add_ensemble(CLI::App& app) {
     add_threads(cmd, a->threads);
     add_quiet(cmd, a->quiet);
     return {cmd, [a, cmd] {
-                if (!(a->fit.holdout_fraction > 0 && a->fit.holdout_fraction < 1))
-                    throw OptionError("--holdout-fraction must be in (0, 1)");
-                const auto names = comma_list(a->models);
-                if (names.empty()) throw OptionError("--models: give at least one model");
-                std::vector<ModelKind> kinds;
-                std::vector<ModelOptions> options;
-                for (const auto& n : names) {
-                    kinds.push_back(parse_model_kind(n));
-                    options.push_back(to_model_options(a->train, kinds.back(), a->threads, a->quiet));
+                const auto names = split_model_names(a->models);
+                EnsembleRequest request;
+                for (const auto& n : names)
+                    request.models.push_back(to_model_options(a->train, parse_model_kind(n), a->threads, a->quiet));
+                request.fit = a->fit;
+                request.fit.seed = model_seed(a->train);
+                request.fit.threads = a->threads;
+                request.fit.quiet = a->quiet;
+                request.train_on_all = !a->save_models.empty();
+                for (const auto& s : a->in.inputs) request.source += (request.source.empty() ? "" : " ") + s;
+                check_ensemble_request(request);
+                const auto report = fit_ensemble_on_holdout(load_or_ingest(a->in, cmd, a->threads, a->quiet), request);
+                save_ensemble(report.ensemble, a->output);
+                for (std::size_t m = 0; m < report.models.size(); ++m) {
+                    const auto path = fmt::format("{}.{}.encm", a->save_models, names[m]);
+                    save_model(report.models[m], path);
+                    info(a->quiet, fmt::format("wrote {}", path));
                 }
-                a->fit.seed = model_seed(a->train);
-                a->fit.threads = a->threads;
-                a->fit.quiet = a->quiet;
-                auto data = load_or_ingest(a->in, cmd, a->threads, a->quiet);
-                auto ensemble = fit_ensemble_on_split(data, options, a->fit);
-                std::string source;
-                for (const auto& s : a->in.inputs) source += (source.empty() ? "" : " ") + s;
-                ensemble.info["data"] = {{"source", source}, {"users", data.n_users()}, {"items", data.n_items()}};
-                save_ensemble(ensemble, a->output);
-                if (!a->save_models.empty())
-                    for (std::size_t m = 0; m < kinds.size(); ++m) {
-                        auto model = train_model(data, a->train, kinds[m], a->threads, a->quiet, source);
-                        const auto path = fmt::format("{}.{}.encm", a->save_models, names[m]);
-                        save_model(model, path);
-                        info(a->quiet, fmt::format("wrote {}", path));
-                    }
+                const auto& e = report.ensemble;
                 if (a->json) {
-                    nlohmann::json out = {{"members", names},
-                                          {"candidates", ensemble.candidates},
-                                          {"related", {{"weights", ensemble.related.weights}, {"bias", ensemble.related.bias}}},
-                                          {"recommend",
-                                           {{"weights", ensemble.recommend.weights}, {"bias", ensemble.recommend.bias}}},
-                                          {"info", ensemble.info}};
-                    std::cout << out.dump(2) << "\n";
+                    std::cout << report.to_json().dump(2) << "\n";
                 } else {
                     std::cout << fmt::format("{:<10} {:>16} {:>16}\n", "model", "related weight", "recommend weight");
                     for (std::size_t m = 0; m < names.size(); ++m)
-                        std::cout << fmt::format("{:<10} {:>16.4f} {:>16.4f}\n", names[m], ensemble.related.weights[m],
-                                                 ensemble.recommend.weights[m]);
-                    std::cout << fmt::format("{:<10} {:>16.4f} {:>16.4f}\n", "(bias)", ensemble.related.bias,
-                                             ensemble.recommend.bias);
+                        std::cout << fmt::format("{:<10} {:>16.4f} {:>16.4f}\n", names[m], e.related.weights[m],
+                                                 e.recommend.weights[m]);
+                    std::cout << fmt::format("{:<10} {:>16.4f} {:>16.4f}\n", "(bias)", e.related.bias, e.recommend.bias);
                 }
                 info(a->quiet, fmt::format("wrote {}", a->output));
                 return 0;

@@ -26,3 +26,22 @@ inline void advise_huge_pages(void* p, std::size_t bytes) {
 }
 
 }  // namespace encore
+
+namespace encore {
+
+// The resident-set high-water mark of this process over a stretch of work, above the resident set at
+// its start (Linux: VmRSS / VmHWM from /proc/self/status, the mark reset through /proc/self/clear_refs).
+class PeakMemoryMeter {
+public:
+    // Records the resident set now and resets the high-water mark to it.
+    PeakMemoryMeter();
+    // The peak resident bytes since construction above the resident set then (>= 0), or -1 where
+    // /proc does not allow the measurement.
+    double peak_bytes_above_start() const;
+
+private:
+    double start_bytes_ = -1;
+    bool ok_ = false;
+};
+
+}  // namespace encore
