@@ -18,8 +18,10 @@ int main(int argc, char** argv) {
         encore::write_synth("plays.tsv", {.users = 2000, .items = 500, .seed = 1, .quiet = true});
 
         // Ingest: ids, display names and the play matrix both ways.
-        encore::Dataset data =
-            encore::ingest({"plays.tsv"}, {.format = encore::InputFormat::lastfm360k, .quiet = true});
+        encore::IngestOptions ingest_options;
+        ingest_options.format = encore::InputFormat::lastfm360k;
+        ingest_options.quiet = true;
+        encore::Dataset data = encore::ingest({"plays.tsv"}, ingest_options);
 
         // Train implicit ALS (bm25 weighting, conjugate gradient) and save the model.
         encore::ModelOptions options = encore::default_model_options(encore::ModelKind::als);
