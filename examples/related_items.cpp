@@ -8,9 +8,9 @@
 
 #include "encore/data/ingest.hpp"
 #include "encore/data/synth.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/models/model.hpp"
-#include "encore/retrieval/queries.hpp"
+#include "encore/serve/recommender.hpp"
 
 int main(int argc, char** argv) {
     try {
@@ -24,22 +24,20 @@ int main(int argc, char** argv) {
         encore::Dataset data = encore::ingest({"plays.tsv"}, ingest_options);
 
         // Train implicit ALS (bm25 weighting, conjugate gradient) and save the model.
-        encore::ModelOptions options = encore::default_model_options(encore::ModelKind::als);
+        encore::ModelOptions options = encore::default_model_options(encore::parse_model_kind("als"));
         options.als.factors = 32;
         options.als.iterations = 10;
         encore::save_model(encore::train_model(data, options, "plays.tsv"), "model.encm");
 
-        // Open the model (mapped, not parsed) and ask for the 10 items most similar to one item.
-        encore::Model model = encore::load_model("model.encm");  // TODO(recommender)
-        std::string item = argc > 1 ? argv[1] : std::string(model.item_label(0));
-        std::int32_t id = encore::resolve_item(model, item);  // TODO(recommender)
-        auto related = encore::related_items(model, id, encore::ItemFilter{}, {.n = 10});  // TODO(recommender)
+        // Open a Recommender on the model (mapped, not parsed) and ask for the 10 items most similar to one.
+        auto rec = encore::Recommender::open({.models = {"model.encm"}});
+        std::int32_t id = argc > 1 ? rec.item(argv[1]) : 0;  // by key or display name
+        auto related = rec.related(id, {.n = 10});
 
-        std::printf("related to %s:\n", item.c_str());
-        for (std::size_t rank = 0; rank < related.size(); ++rank) {
-            std::string label(model.item_label(related[rank].id));
-            std::printf("%3zu. %s  %.3f\n", rank + 1, label.c_str(), related[rank].score);
-        }
+        std::printf("related to %s:\n", std::string(rec.item_name(id)).c_str());
+        int rank = 0;
+        for (const auto& r : rec.view(related))
+            std::printf("%3d. %.*s  %.3f\n", ++rank, static_cast<int>(r.name.size()), r.name.data(), r.score);
         return 0;
     } catch (const std::exception& e) {  // encore::Error and its kinds carry the file/line/field
         std::fprintf(stderr, "related_items: %s\n", e.what());
