@@ -119,7 +119,10 @@ std::string type_label(const OptionSpec& s) {
 }
 
 // The registry's type label, default and range check on a CLI11 option.
-CLI::Option* describe(CLI::Option* opt, const OptionSpec& spec, std::string_view kind, const std::string& help) {
+// validate: also check the value while parsing (a CLI11 error); text slots are checked by the command
+// instead, which gives the one-line "encore: error: --flag: ..." message.
+CLI::Option* describe(CLI::Option* opt, const OptionSpec& spec, std::string_view kind, const std::string& help,
+                      bool validate) {
     const std::string def = option_default_text(spec, kind);
     std::string range = spec.type == OptionType::integer || spec.type == OptionType::number
                             ? option_range_text(spec, kind) : "";
@@ -130,6 +133,7 @@ CLI::Option* describe(CLI::Option* opt, const OptionSpec& spec, std::string_view
     if (!notes.empty()) text += fmt::format(" ({})", fmt::join(notes, "; "));
     opt->description(text);
     if (!is_flag(spec, kind)) opt->type_name(type_label(spec));
+    if (!validate) return opt;
     const std::string k(kind);
     return opt->check(CLI::Validator(
         [&spec, k](std::string& value) -> std::string {
@@ -148,14 +152,14 @@ CLI::Option* describe(CLI::Option* opt, const OptionSpec& spec, std::string_view
 CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, std::string& slot,
                                  std::string_view kind, const std::string& help) {
     auto* opt = is_flag(spec, kind) ? cmd->add_flag(flag, slot) : cmd->add_option(flag, slot);
-    return describe(opt, spec, kind, help);
+    return describe(opt, spec, kind, help, false);
 }
 
 CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, int& target) {
     auto* opt = cmd->add_option_function<std::string>(flag, [&spec, &target](const std::string& text) {
         target = static_cast<int>(std::get<std::int64_t>(check_option(spec, text)));
     });
-    return describe(opt, spec, {}, {});
+    return describe(opt, spec, {}, {}, true);
 }
 
 void with_flag(const std::string& flag, const std::function<void()>& set) {

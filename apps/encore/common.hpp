@@ -53,12 +53,13 @@ ModelOptions to_model_options(const ModelArgs& args, ModelKind kind, int threads
 std::uint64_t model_seed(const ModelArgs& args);
 
 // A flag for a registry option: --help shows its type (INT, NUMBER, BOOL or its choices, e.g.
-// cg|cholesky) and its default (for kind, when given); the value is checked by the registry when
-// parsed, so a mistake reads "--factors: factors must be in [1, 4096], got 0". A bool that defaults to
-// false is a plain flag (--loss). The text lands in slot; help replaces the registry's help text.
+// cg|cholesky), range and default (for kind, when given). The text lands in slot and is checked when
+// the command applies it (set_model_option / set_index_option under with_flag), which gives the
+// one-line "--factors: factors must be in [1, 4096], got 0". A bool that defaults to false is a plain
+// flag (--loss); help replaces the registry's help text.
 CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, std::string& slot,
                                  std::string_view kind = {}, const std::string& help = {});
-// The same, for an int option bound to target.
+// The same for an int option bound to target, checked while parsing (a CLI11 error naming the flag).
 CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, int& target);
 // Applies a checked setter, turning its OptionError into one that names the flag ("--flag: message").
 void with_flag(const std::string& flag, const std::function<void()>& set);
