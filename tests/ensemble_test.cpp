@@ -13,7 +13,7 @@
 #include "encore/eval/ensemble_fit.hpp"
 #include "encore/eval/split.hpp"
 #include "encore/models/ensemble.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
 #include "synth_split.hpp"

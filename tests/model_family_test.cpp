@@ -6,7 +6,7 @@
 #include "encore/data/synth.hpp"
 #include "encore/eval/metrics.hpp"
 #include "encore/eval/split.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/kinds/registry.hpp"
 #include "encore/query/queries.hpp"
 #include "encore/util/error.hpp"
@@ -156,7 +156,7 @@ TEST(FamilyCli, EvalComparesModelsAsJsonAndRejectsBadOptions) {
 
     auto bad = testing::run_cli(fmt::format("eval {} --format lastfm360k --models bpr --bpr.learning-rate fast --quiet", tsv));
     EXPECT_NE(bad.status, 0);
-    EXPECT_NE(bad.output.find("--bpr.learning-rate: expected a number, got 'fast'"), std::string::npos) << bad.output;
+    EXPECT_NE(bad.output.find("--bpr.learning-rate: learning-rate must be a number, got 'fast'"), std::string::npos) << bad.output;
     auto unknown = testing::run_cli(fmt::format("train {} --format lastfm360k --model svd -o {} --quiet", tsv, dir.file("m.encm")));
     EXPECT_NE(unknown.status, 0);
     EXPECT_NE(unknown.output.find("unknown model 'svd'"), std::string::npos) << unknown.output;

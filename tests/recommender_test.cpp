@@ -8,7 +8,7 @@
 
 #include "encore/kinds/registry.hpp"
 #include "encore/models/ensemble.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/query/ensemble_queries.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/serve/recommender.hpp"

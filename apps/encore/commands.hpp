@@ -32,6 +32,7 @@ Command add_eval(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_index(CLI::App& app);
 Command add_ensemble(CLI::App& app);
+Command add_options(CLI::App& app);
 
 // related/recommend: --index FILE, with --search-k (forest) or --ef (graph) as the query effort;
 // open_index_for returns null without --index (index.cpp).

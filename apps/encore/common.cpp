@@ -11,6 +11,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include "encore/io/atomic_file.hpp"
@@ -96,175 +97,109 @@ Dataset load_or_ingest(const IngestArgs& a, CLI::App* cmd, int threads, bool qui
 
 namespace {
 
+bool is_model_option(const OptionSpec& s) { return s.group == OptionGroup::weighting || s.group == OptionGroup::model; }
 
+// A bool whose default is false for every kind is a plain flag (--loss); others take true|false.
+bool is_flag(const OptionSpec& s, std::string_view kind) {
+    if (s.type != OptionType::boolean) return false;
+    const auto& kinds = kind.empty() ? s.kinds : std::vector<std::string>{std::string(kind)};
+    if (kinds.empty()) return option_default(s) == OptionValue(false);
+    return std::all_of(kinds.begin(), kinds.end(), [&](const std::string& k) { return option_default(s, k) == OptionValue(false); });
+}
 
-// One model option: its flag name, help text, the kinds it applies to, and how it sets a value.
-struct OptionSpec {
-    const char* name;
-    const char* help;
-    std::vector<ModelKind> kinds;
-    std::function<void(ModelOptions&, const std::string& flag, const std::string& text)> apply;
-};
-
-double parse_number(const std::string& flag, const std::string& text, double lo, double hi) {
-    double v = 0;
-    std::size_t used = 0;
-    try {
-        v = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
+std::string type_label(const OptionSpec& s) {
+    switch (s.type) {
+        case OptionType::integer:
+        case OptionType::uint64: return "INT";
+        case OptionType::number: return "NUMBER";
+        case OptionType::boolean: return "BOOL";
+        case OptionType::choice: return option_range_text(s);
     }
-    if (used == 0 || used != text.size() || !std::isfinite(v))
-        throw OptionError(fmt::format("--{}: expected a number, got '{}'", flag, text));
-    if (v < lo || v > hi) throw OptionError(fmt::format("--{}: {} is out of range [{}, {}]", flag, text, lo, hi));
-    return v;
+    return "";
 }
 
-int parse_int(const std::string& flag, const std::string& text, int lo, int hi) {
-    double v = parse_number(flag, text, lo, hi);
-    if (v != static_cast<double>(static_cast<int>(v)))
-        throw OptionError(fmt::format("--{}: expected an integer, got '{}'", flag, text));
-    return static_cast<int>(v);
+// The registry's type label, default and range check on a CLI11 option.
+// validate: also check the value while parsing (a CLI11 error); text slots are checked by the command
+// instead, which gives the one-line "encore: error: --flag: ..." message.
+CLI::Option* describe(CLI::Option* opt, const OptionSpec& spec, std::string_view kind, const std::string& help,
+                      bool validate) {
+    const std::string def = option_default_text(spec, kind);
+    std::string range = spec.type == OptionType::integer || spec.type == OptionType::number
+                            ? option_range_text(spec, kind) : "";
+    std::vector<std::string> notes;
+    if (!range.empty()) notes.push_back(range.starts_with("[") || range.starts_with("(") ? "in " + range : range);
+    if (!def.empty()) notes.push_back("default " + def);
+    std::string text = help.empty() ? spec.help : help;
+    if (!notes.empty()) text += fmt::format(" ({})", fmt::join(notes, "; "));
+    opt->description(text);
+    if (!is_flag(spec, kind)) opt->type_name(type_label(spec));
+    if (!validate) return opt;
+    const std::string k(kind);
+    return opt->check(CLI::Validator(
+        [&spec, k](std::string& value) -> std::string {
+            try {
+                check_option(spec, value, k);
+                return {};
+            } catch (const OptionError& e) {
+                return e.what();
+            }
+        },
+        "", spec.name));
 }
-
-bool parse_bool(const std::string& flag, const std::string& text) {
-    if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-    throw OptionError(fmt::format("--{}: expected true or false, got '{}'", flag, text));
-}
-
-const std::vector<ModelKind> kAll = {parse_model_kind("als"), parse_model_kind("lsa"), parse_model_kind("bpr"), parse_model_kind("lmf"), parse_model_kind("knn"), parse_model_kind("popular")};
-const std::vector<ModelKind> kFactor = {parse_model_kind("als"), parse_model_kind("lsa"), parse_model_kind("bpr"), parse_model_kind("lmf")};
-
-const std::vector<OptionSpec>& option_specs() {
-    static const std::vector<OptionSpec> specs = {
-        {"weighting", "none|bm25|tfidf|linear|log (default: bm25; bpr and popular none; lmf log with alpha 1; knn log)", kAll,
-         [](ModelOptions& o, const std::string&, const std::string& t) { o.weighting.kind = parse_weighting(t); }},
-        {"K1", "bm25 K1 (default 100; also knn's bm25 similarity, default 1.2 there)", kAll,
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.weighting.K1 = o.knn.K1 = static_cast<float>(parse_number(f, t, 0, 1e30));
-         }},
-        {"B", "bm25 B (default 0.8; also knn's bm25 similarity, default 0.75 there)", kAll,
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.weighting.B = o.knn.B = static_cast<float>(parse_number(f, t, 0, 1));
-         }},
-        {"alpha", "Confidence scale: c = alpha*w for none/bm25/tfidf (default 1), 1 + alpha*x for linear/log (default 40)",
-         kAll, [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.weighting.alpha = static_cast<float>(parse_number(f, t, 0, 1e30));
-         }},
-        {"eps", "log: c = 1 + alpha*log(1 + x/eps) (default 1)", kAll,
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.weighting.eps = static_cast<float>(parse_number(f, t, 0, 1e30));
-         }},
-        {"factors", "Latent factors (default 64; bpr: one is the item bias; lmf: plus two bias columns)", kFactor,
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.als.factors = o.lsa.factors = o.bpr.factors = o.lmf.factors = parse_int(f, t, 1, 4096);
-         }},
-        {"regularization", "L2 regularization (default 0.01)", {parse_model_kind("als"), parse_model_kind("bpr"), parse_model_kind("lmf")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.als.regularization = o.bpr.regularization = o.lmf.regularization =
-                 static_cast<float>(parse_number(f, t, 0, 1e30));
-         }},
-        {"iterations", "Iterations / epochs (default: als 15, bpr 100, lmf 30)", {parse_model_kind("als"), parse_model_kind("bpr"), parse_model_kind("lmf")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.als.iterations = o.bpr.iterations = o.lmf.iterations = parse_int(f, t, 0, 100000);
-         }},
-        {"learning-rate", "SGD / AdaGrad step (default 0.05)", {parse_model_kind("bpr"), parse_model_kind("lmf")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.bpr.learning_rate = o.lmf.learning_rate = static_cast<float>(parse_number(f, t, 1e-12, 1e30));
-         }},
-        {"solver", "als: cg|cholesky (default cg)", {parse_model_kind("als")},
-         [](ModelOptions& o, const std::string&, const std::string& t) { o.als.solver = parse_als_solver(t); }},
-        {"cg-steps", "als: conjugate-gradient steps per row per iteration (default 3)", {parse_model_kind("als")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_steps = parse_int(f, t, 1, 1000); }},
-        {"cg-gather", "als cg: precision of the gathered factor rows, half|float (default half)", {parse_model_kind("als")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             if (t == "half" || t == "float")
-                 o.als.half_gather = t == "half";
-             else
-                 throw OptionError(fmt::format("--{}: expected half or float (got '{}')", f, t));
-         }},
-        {"cg-basis", "als cg: the basis CG works in, eigen|original (default eigen: Y^T Y + lambda I is diagonal)",
-         {parse_model_kind("als")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             if (t == "eigen" || t == "original")
-                 o.als.eigenbasis = t == "eigen";
-             else
-                 throw OptionError(fmt::format("--{}: expected eigen or original (got '{}')", f, t));
-         }},
-        {"cg-precondition", "als cg: precondition by the Gram eigenvalues, with --cg-basis eigen (true|false, default true)", {parse_model_kind("als")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) { o.als.cg_precondition = parse_bool(f, t); }},
-        {"oversample", "lsa: extra random directions in the range finder (default 10)", {parse_model_kind("lsa")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) { o.lsa.oversample = parse_int(f, t, 0, 10000); }},
-        {"power-iterations", "lsa: power iterations of the range finder (default 4)", {parse_model_kind("lsa")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.lsa.power_iterations = parse_int(f, t, 0, 1000);
-         }},
-        {"verify-negatives", "bpr: skip or re-draw negatives the user played (true|false, default true)", {parse_model_kind("bpr")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) { o.bpr.verify_negatives = parse_bool(f, t); }},
-        {"redraw-negatives", "bpr: re-draws of a played negative before the sample is skipped (default 0)", {parse_model_kind("bpr")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.bpr.redraw_negatives = parse_int(f, t, 0, 1000000);
-         }},
-        {"negatives", "bpr: uniform|popular: how negatives are drawn (default uniform; popular = as implicit)", {parse_model_kind("bpr")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             if (t != "uniform" && t != "popular")
-                 throw OptionError(fmt::format("--{}: expected uniform or popular, got '{}'", f, t));
-             o.bpr.popular_negatives = t == "popular";
-         }},
-        {"negative-samples", "lmf: sampled negatives per positive (default 30)", {parse_model_kind("lmf")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) {
-             o.lmf.negative_samples = parse_int(f, t, 0, 1000000);
-         }},
-        {"similarity", "knn: cosine|tfidf|bm25 (default cosine)", {parse_model_kind("knn")},
-         [](ModelOptions& o, const std::string&, const std::string& t) { o.knn.similarity = parse_knn_similarity(t); }},
-        {"neighbours", "knn: neighbours kept per item (default 20)", {parse_model_kind("knn")},
-         [](ModelOptions& o, const std::string& f, const std::string& t) { o.knn.K = parse_int(f, t, 1, 1000000); }},
-        {"seed", "Random seed: the eval split and every model (same seed + threads = same model; bpr: with 1 thread)",
-         kAll, [](ModelOptions& o, const std::string& f, const std::string& t) {
-             double v = parse_number(f, t, 0, 1.8e19);
-             o.als.seed = o.lsa.seed = o.bpr.seed = o.lmf.seed = static_cast<std::uint64_t>(v);
-         }},
-    };
-    return specs;
-}
-
-bool applies(const OptionSpec& s, ModelKind k) { return std::find(s.kinds.begin(), s.kinds.end(), k) != s.kinds.end(); }
 
 }  // namespace
 
+CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, std::string& slot,
+                                 std::string_view kind, const std::string& help) {
+    auto* opt = is_flag(spec, kind) ? cmd->add_flag(flag, slot) : cmd->add_option(flag, slot);
+    return describe(opt, spec, kind, help, false);
+}
+
+CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, int& target) {
+    auto* opt = cmd->add_option_function<std::string>(flag, [&spec, &target](const std::string& text) {
+        target = static_cast<int>(std::get<std::int64_t>(check_option(spec, text)));
+    });
+    return describe(opt, spec, {}, {}, true);
+}
+
+void with_flag(const std::string& flag, const std::function<void()>& set) {
+    try {
+        set();
+    } catch (const OptionError& e) {
+        throw OptionError(fmt::format("{}: {}", flag, e.what()));
+    }
+}
+
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool per_model) {
     auto* g = cmd->add_option_group("Model options");
-    for (const auto& spec : option_specs()) {
-        std::string& slot = a.values[spec.name];
-        a.options[spec.name] = g->add_option(fmt::format("--{}", spec.name), slot, spec.help);
+    for (const auto& spec : option_registry()) {
+        if (!is_model_option(spec)) continue;
+        a.options[spec.name] = add_registry_option(g, spec, "--" + spec.name, a.values[spec.name]);
     }
-    g->add_flag("--loss", a.loss, "als: compute and show the training loss after every iteration");
     if (!per_model) return;
     auto* p = cmd->add_option_group("Per-model options", "--MODEL.OPTION VALUE, e.g. --bpr.learning-rate 0.05");
-    for (auto kind : kAll)
-        for (const auto& spec : option_specs()) {
-            if (!applies(spec, kind)) continue;
-            std::string key = fmt::format("{}.{}", model_kind_name(kind), spec.name);
-            std::string& slot = a.values[key];
-            a.options[key] = p->add_option("--" + key, slot, fmt::format("{} for {}", spec.name, model_kind_name(kind)));
+    for (const auto& kind : model_kind_names())
+        for (const auto& spec : option_registry()) {
+            if (!is_model_option(spec) || !spec.applies_to(kind)) continue;
+            const std::string key = fmt::format("{}.{}", kind, spec.name);
+            a.options[key] = add_registry_option(p, spec, "--" + key, a.values[key], kind,
+                                                 fmt::format("{} for {}", spec.name, kind));
         }
 }
 
 ModelOptions to_model_options(const ModelArgs& a, ModelKind kind, int threads, bool quiet) {
     ModelOptions o = default_model_options(kind);
+    const std::string name(model_kind_name(kind));
     auto given = [&](const std::string& key) {
         auto it = a.options.find(key);
         return it != a.options.end() && it->second->count() > 0;
     };
-    for (const auto& spec : option_specs()) {
-        if (!applies(spec, kind)) continue;
-        // A per-model value wins over the global one; both are checked when given.
-        const std::string key = fmt::format("{}.{}", model_kind_name(kind), spec.name);
-        if (given(spec.name)) spec.apply(o, spec.name, a.values.at(spec.name));
-        if (given(key)) spec.apply(o, key, a.values.at(key));
+    for (const auto& spec : option_registry()) {
+        if (!is_model_option(spec) || !spec.applies_to(name)) continue;
+        // A per-model value wins over the global one; both are checked for this kind when given.
+        for (const std::string& key : {spec.name, fmt::format("{}.{}", name, spec.name)})
+            if (given(key)) with_flag("--" + key, [&] { set_model_option(o, spec.name, a.values.at(key)); });
     }
-    o.als.compute_loss = a.loss;
     o.threads = threads;
     o.quiet = quiet;
     return o;
@@ -273,7 +208,11 @@ ModelOptions to_model_options(const ModelArgs& a, ModelKind kind, int threads, b
 std::uint64_t model_seed(const ModelArgs& a) {
     auto it = a.options.find("seed");
     if (it == a.options.end() || it->second->count() == 0) return 0;
-    return static_cast<std::uint64_t>(parse_number("seed", a.values.at("seed"), 0, 1.8e19));
+    std::uint64_t seed = 0;
+    with_flag("--seed", [&] {
+        seed = std::get<std::uint64_t>(check_option(find_option("seed", {OptionGroup::model}), a.values.at("seed")));
+    });
+    return seed;
 }
 
 Model train_model(const Dataset& data, const ModelArgs& a, ModelKind kind, int threads, bool quiet,
@@ -286,7 +225,7 @@ Model train_model(const Dataset& data, const ModelArgs& a, ModelKind kind, int t
 
 void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_flag) {
     cmd->add_option("model", a.model, "Model file (.encm)")->required();
-    cmd->add_option("-n", a.n, "Results per query")->capture_default_str()->check(CLI::Range(1, 1000000));
+    add_registry_option(cmd, find_option("n", {OptionGroup::query}), "-n", a.n);
     cmd->add_option("-o,--output", a.output, batch_flag + ": output TSV (default: standard output)");
     cmd->add_flag("--names", a.names, batch_flag + ": write item display names instead of keys");
     cmd->add_flag("--float32", a.float32,
@@ -304,9 +243,7 @@ CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& e) {
     cmd->add_option("more_models", e.more_models, "Further model files (.encm): rank by the ensemble of all models given");
     cmd->add_option("--ensemble", e.ensemble,
                     "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
-    return cmd->add_option("--candidates", e.candidates, "Ensemble without --ensemble: each model's top-N candidates")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 1000000));
+    return add_registry_option(cmd, find_option("candidates", {OptionGroup::query}), "--candidates", e.candidates);
 }
 
 std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& e, bool verify) {

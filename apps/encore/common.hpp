@@ -15,8 +15,9 @@
 #include "encore/data/weighting.hpp"
 #include "encore/models/als.hpp"
 #include "encore/models/ensemble.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/models/model.hpp"
+#include "encore/options/registry.hpp"
 #include "encore/query/queries.hpp"
 
 namespace encore::cli {
@@ -36,20 +37,33 @@ IngestOptions to_ingest_options(const IngestArgs& args, CLI::App* cmd, int threa
 Dataset load_or_ingest(const IngestArgs& args, CLI::App* cmd, int threads, bool quiet);
 void print_ingest_summary(const Dataset& d, const IngestReport& r, bool quiet);
 
-// Model options: each given globally (--factors 32) and, where per_model, per model
-// (--bpr.factors 32, which wins over the global value for bpr). Unset options take the model's own
-// default (default_model_options). Values are kept as text and checked when a model's options are built,
-// so an error names the exact flag.
+// Model options (the registry's weighting and model groups): each given globally (--factors 32) and,
+// where per_model, per model (--bpr.factors 32, which wins over the global value for bpr). Unset
+// options take the model's own default (default_model_options). Values are kept as text, checked by
+// the registry when parsed and again for the kind when a model's options are built, so an error names
+// the exact flag: "--bpr.factors: factors must be in [2, 4096] for bpr, got 1".
 struct ModelArgs {
     std::map<std::string, std::string> values;  // "factors" or "bpr.factors" -> text
     std::map<std::string, CLI::Option*> options;
-    bool loss = false;
 };
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool per_model);
 // Throws OptionError naming the flag for a malformed or out-of-range value.
 ModelOptions to_model_options(const ModelArgs& args, ModelKind kind, int threads, bool quiet);
 // The seed given by --seed (0 when unset).
 std::uint64_t model_seed(const ModelArgs& args);
+
+// A flag for a registry option: --help shows its type (INT, NUMBER, BOOL or its choices, e.g.
+// cg|cholesky), range and default (for kind, when given). The text lands in slot and is checked when
+// the command applies it (set_model_option / set_index_option under with_flag), which gives the
+// one-line "--factors: factors must be in [1, 4096], got 0". A bool that defaults to false is a plain
+// flag (--loss); help replaces the registry's help text.
+CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, std::string& slot,
+                                 std::string_view kind = {}, const std::string& help = {});
+// The same for an int option bound to target, checked while parsing (a CLI11 error naming the flag).
+CLI::Option* add_registry_option(CLI::App* cmd, const OptionSpec& spec, const std::string& flag, int& target);
+// Applies a checked setter, turning its OptionError into one that names the flag ("--flag: message").
+void with_flag(const std::string& flag, const std::function<void()>& set);
+
 // Weighting + training on a dataset -> a complete Model (ids, names, confidences, provenance).
 Model train_model(const Dataset& data, const ModelArgs& args, ModelKind kind, int threads, bool quiet,
                   const std::string& source, double* train_seconds = nullptr);

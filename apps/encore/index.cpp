@@ -2,9 +2,11 @@
 // related --index (cosine) and recommend --index (dot).
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -16,7 +18,9 @@ namespace encore::cli {
 
 namespace {
 struct Args {
-    std::string model, output, kind = "graph", metric = "cosine";
+    std::string model, output;
+    std::map<std::string, std::string> values;  // index option -> text, as given
+    std::map<std::string, CLI::Option*> options;
     IndexBuildOptions build;
     bool no_verify = false, quiet = false;
 };
@@ -27,38 +31,30 @@ Command add_index(CLI::App& app) {
     auto a = std::make_shared<Args>();
     cmd->add_option("model", a->model, "Model file (.encm)")->required();
     cmd->add_option("-o,--output", a->output, "Index file to write (.enci)")->required();
-    cmd->add_option("--kind", a->kind, "graph (HNSW-style) or forest (Annoy-style trees)")
-        ->capture_default_str()->check(CLI::IsMember({"graph", "forest"}));
-    cmd->add_option("--metric", a->metric, "cosine (for related) or dot (for recommend)")
-        ->capture_default_str()->check(CLI::IsMember({"cosine", "dot"}));
-    cmd->add_option("--trees", a->build.trees, "forest: number of trees")->capture_default_str()->check(CLI::Range(1, 10000));
-    cmd->add_option("--leaf-size", a->build.leaf_size, "forest: most items in a leaf")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--search-k", a->build.search_k, "forest: default query effort (candidates; default 100 x trees)")
-        ->check(CLI::Range(1, 1 << 30));
-    cmd->add_option("--M", a->build.M, "graph: links per node (2M on the bottom layer)")->capture_default_str()->check(CLI::Range(2, 256));
-    cmd->add_option("--ef-construction", a->build.ef_construction, "graph: beam width while building")
-        ->capture_default_str()->check(CLI::Range(1, 100000));
-    cmd->add_option("--alpha", a->build.prune_alpha,
-                    "graph: neighbour pruning (1 = HNSW's heuristic; more keeps longer links, as in Vamana)")
-        ->capture_default_str()->check(CLI::Range(1.0f, 2.0f));
-    cmd->add_option("--ef", a->build.ef, "graph: default query beam width (default 64)")->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--seed", a->build.seed, "Random seed (the index depends on it, not on --threads)")->capture_default_str();
+    for (const auto& spec : option_registry())
+        if (spec.group == OptionGroup::index)
+            a->options[spec.name] = add_registry_option(cmd, spec, "--" + spec.name, a->values[spec.name]);
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a->build.threads);
     add_quiet(cmd, a->quiet);
     return {cmd, [a, cmd] {
-                const bool forest = a->kind == "forest";
-                for (const char* opt : {"--trees", "--leaf-size", "--search-k"})
-                    if (!forest && cmd->count(opt) > 0) throw OptionError(fmt::format("{} is a --kind forest option", opt));
-                for (const char* opt : {"--M", "--ef-construction", "--alpha", "--ef"})
-                    if (forest && cmd->count(opt) > 0) throw OptionError(fmt::format("{} is a --kind graph option", opt));
+                // The kind first: every other option given is checked against it.
+                if (a->options.at("kind")->count() > 0)
+                    with_flag("--kind", [&] { set_index_option(a->build, "kind", a->values.at("kind")); });
+                for (const auto& [name, opt] : a->options) {
+                    if (name == "kind" || opt->count() == 0) continue;
+                    const auto& spec = find_option(name, {OptionGroup::index});
+                    if (!spec.applies_to(a->build.kind))
+                        throw OptionError(fmt::format("--{} is a --kind {} option", name, fmt::join(spec.kinds, "|")));
+                    with_flag("--" + name, [&] { set_index_option(a->build, name, a->values.at(name)); });
+                }
+                const bool forest = a->build.kind == "forest";
+                const std::string metric(metric_name(a->build.metric));
                 auto model = load_model(a->model, !a->no_verify);
-                a->build.kind = a->kind;
-                a->build.metric = parse_metric(a->metric);
                 auto start = std::chrono::steady_clock::now();
                 std::unique_ptr<AnnIndex> index;
                 {
-                    Progress progress(fmt::format("index ({})", a->kind),
+                    Progress progress(fmt::format("index ({})", a->build.kind),
                                       forest ? a->build.trees : static_cast<double>(model.n_items()), a->quiet,
                                       forest ? "trees" : "items");
                     a->build.progress = &progress;
@@ -67,8 +63,8 @@ Command add_index(CLI::App& app) {
                 }
                 index->save(a->output);
                 const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                info(a->quiet, fmt::format("index: {} {} over {} items x {} factors in {:.1f}s -> {} ({:.1f} MB)", a->kind,
-                                           a->metric, index->size(), index->dim(), seconds, a->output,
+                info(a->quiet, fmt::format("index: {} {} over {} items x {} factors in {:.1f}s -> {} ({:.1f} MB)",
+                                           a->build.kind, metric, index->size(), index->dim(), seconds, a->output,
                                            static_cast<double>(std::filesystem::file_size(a->output)) / 1e6));
                 return 0;
             }};
@@ -76,10 +72,8 @@ Command add_index(CLI::App& app) {
 
 void add_index_options(CLI::App* cmd, std::string& index, int& search) {
     auto* opt = cmd->add_option("--index", index, "Answer through an approximate index (.enci from encore index)");
-    cmd->add_option("--search-k", search, "With a forest --index: candidates per query (default: the index's)")
-        ->check(CLI::Range(1, 1 << 30))->needs(opt);
-    cmd->add_option("--ef", search, "With a graph --index: beam width per query (default: the index's)")
-        ->check(CLI::Range(1, 1 << 20))->needs(opt);
+    for (const char* name : {"search-k", "ef"})
+        add_registry_option(cmd, find_option(name, {OptionGroup::query}), fmt::format("--{}", name), search)->needs(opt);
 }
 
 std::unique_ptr<AnnIndex> open_index_for(CLI::App* cmd, const std::string& path) {

@@ -19,7 +19,7 @@
 
 #include "encore/data/dataset.hpp"
 #include "encore/models/ensemble.hpp"
-#include "encore/models/family.hpp"
+#include "encore/kinds/family.hpp"
 #include "encore/query/ensemble_queries.hpp"
 
 namespace encore {

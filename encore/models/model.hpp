@@ -2,7 +2,7 @@
 // Model: a trained model and everything needed to answer queries with it alone: the id tables and
 // names, the confidence matrix it was trained on (by user: played-item filtering, explanations), the
 // weighting statistics (to fold in new users), the options and data provenance as JSON, and the
-// model's own parameters, by kind (encore/models/family.hpp trains every kind):
+// model's own parameters, by kind (encore/kinds/family.hpp trains every kind):
 //   als, lsa, bpr, lmf  factor models: user and item factors, score = x_u . y_i (biases, where a model
 //                       has them, are factor columns whose other side is fixed at 1)
 //   popular             one factor: items by the number of users who played them, users all 1
