@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "encore/util/json.hpp"
 #include "encore/eval/ensemble_fit.hpp"
 #include "encore/eval/metrics.hpp"
 #include "encore/eval/split.hpp"
@@ -214,7 +215,7 @@ Command add_eval(CLI::App& app) {
                         out = metrics_json(rows[0]);
                         out.update({{"model", rows[0].name}, {"test_fraction", a->test_fraction}, {"seed", seed}});
                     }
-                    std::cout << out.dump(2) << "\n";
+                    std::cout << json_text(out, 2) << "\n";
                     return 0;
                 }
                 std::cout << fmt::format("k={}  test fraction {}  seed {}  ({} users evaluated)\n", k, a->test_fraction,

@@ -25,24 +25,24 @@ struct Args {
 Command add_index(CLI::App& app) {
     auto* cmd = app.add_subcommand("index", "Build an approximate nearest-neighbour index over a model's items");
     auto a = std::make_shared<Args>();
-    cmd->add_option("model", a->model, "Model file (.encm)")->required();
-    cmd->add_option("-o,--output", a->output, "Index file to write (.enci)")->required();
-    cmd->add_option("--kind", a->kind, "graph (HNSW-style) or forest (Annoy-style trees)")
+    cmd->add_option("model", a->model, "Model file (.encm)")->type_name("FILE")->required();
+    cmd->add_option("-o,--output", a->output, "Index file to write (.enci)")->type_name("FILE")->required();
+    cmd->add_option("--kind", a->kind, "graph (HNSW-style) or forest (Annoy-style trees)")->type_name("KIND")
         ->capture_default_str()->check(CLI::IsMember({"graph", "forest"}));
-    cmd->add_option("--metric", a->metric, "cosine (for related) or dot (for recommend)")
+    cmd->add_option("--metric", a->metric, "cosine (for related) or dot (for recommend)")->type_name("METRIC")
         ->capture_default_str()->check(CLI::IsMember({"cosine", "dot"}));
-    cmd->add_option("--trees", a->build.trees, "forest: number of trees")->capture_default_str()->check(CLI::Range(1, 10000));
-    cmd->add_option("--leaf-size", a->build.leaf_size, "forest: most items in a leaf")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--search-k", a->build.search_k, "forest: default query effort (candidates; default 100 x trees)")
+    cmd->add_option("--trees", a->build.trees, "forest: number of trees")->type_name("INT")->capture_default_str()->check(CLI::Range(1, 10000));
+    cmd->add_option("--leaf-size", a->build.leaf_size, "forest: most items in a leaf")->type_name("INT")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--search-k", a->build.search_k, "forest: default query effort (candidates; default 100 x trees)")->type_name("INT")
         ->check(CLI::Range(1, 1 << 30));
-    cmd->add_option("--M", a->build.M, "graph: links per node (2M on the bottom layer)")->capture_default_str()->check(CLI::Range(2, 256));
-    cmd->add_option("--ef-construction", a->build.ef_construction, "graph: beam width while building")
+    cmd->add_option("--M", a->build.M, "graph: links per node (2M on the bottom layer)")->type_name("INT")->capture_default_str()->check(CLI::Range(2, 256));
+    cmd->add_option("--ef-construction", a->build.ef_construction, "graph: beam width while building")->type_name("INT")
         ->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("--alpha", a->build.prune_alpha,
-                    "graph: neighbour pruning (1 = HNSW's heuristic; more keeps longer links, as in Vamana)")
+                    "graph: neighbour pruning (1 = HNSW's heuristic; more keeps longer links, as in Vamana)")->type_name("NUMBER")
         ->capture_default_str()->check(CLI::Range(1.0f, 2.0f));
-    cmd->add_option("--ef", a->build.ef, "graph: default query beam width (default 64)")->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--seed", a->build.seed, "Random seed (the index depends on it, not on --threads)")->capture_default_str();
+    cmd->add_option("--ef", a->build.ef, "graph: default query beam width (default 64)")->type_name("INT")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--seed", a->build.seed, "Random seed (the index depends on it, not on --threads)")->type_name("INT")->capture_default_str();
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a->build.threads);
     add_quiet(cmd, a->quiet);
@@ -75,10 +75,10 @@ Command add_index(CLI::App& app) {
 }
 
 void add_index_options(CLI::App* cmd, std::string& index, int& search) {
-    auto* opt = cmd->add_option("--index", index, "Answer through an approximate index (.enci from encore index)");
-    cmd->add_option("--search-k", search, "With a forest --index: candidates per query (default: the index's)")
+    auto* opt = cmd->add_option("--index", index, "Answer through an approximate index (.enci from encore index)")->type_name("FILE");
+    cmd->add_option("--search-k", search, "With a forest --index: candidates per query (default: the index's)")->type_name("INT")
         ->check(CLI::Range(1, 1 << 30))->needs(opt);
-    cmd->add_option("--ef", search, "With a graph --index: beam width per query (default: the index's)")
+    cmd->add_option("--ef", search, "With a graph --index: beam width per query (default: the index's)")->type_name("INT")
         ->check(CLI::Range(1, 1 << 20))->needs(opt);
 }
 

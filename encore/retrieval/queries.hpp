@@ -8,25 +8,13 @@
 #include <vector>
 
 #include "encore/models/model.hpp"
+#include "encore/retrieval/lookup.hpp"
 #include "encore/retrieval/topk.hpp"
 
 namespace encore {
 
 class Progress;
 class AnnIndex;
-
-// A set of allowed items for every query path: --only FILE keeps listed items, --exclude FILE drops
-// them. Files list one item per line, by key or by display name (blank lines and #comments ignored).
-struct ItemFilter {
-    std::vector<std::uint8_t> allowed;  // per item; empty = everything allowed
-    static ItemFilter from_files(const Model& model, const std::string& only_file, const std::string& exclude_file);
-    std::span<const std::uint8_t> span() const { return allowed; }
-};
-
-// Resolves an item given by key or display name: exact key, exact name, then case-insensitive name.
-// Unknown -> encore::Error "unknown item 'X'; did you mean: A, B, C?".
-std::int32_t resolve_item(const Model& model, std::string_view key_or_name);
-std::int32_t resolve_user(const Model& model, std::string_view user_id);
 
 struct Contribution {
     std::int32_t item;
