@@ -532,9 +532,9 @@ TEST(AnnCli, IndexThenRelatedAndRecommendThroughIt) {
 
     // Batch related through the graph index equals the exact batch (a small index at high ef).
     const auto exact_tsv = dir.file("exact.tsv"), graph_tsv = dir.file("graph.tsv");
-    r = run_cli(fmt::format("related {} --all -n 5 -o {} --quiet", model, exact_tsv));
+    r = run_cli(fmt::format("related {} --all --no-header -n 5 -o {} --quiet", model, exact_tsv));
     ASSERT_EQ(r.status, 0) << r.output;
-    r = run_cli(fmt::format("related {} --all -n 5 --index {} -o {} --quiet", model, gidx, graph_tsv));
+    r = run_cli(fmt::format("related {} --all --no-header -n 5 --index {} -o {} --quiet", model, gidx, graph_tsv));
     ASSERT_EQ(r.status, 0) << r.output;
     // Line by line: the same query and rank, and the same result or, where two results tie (their
     // scores may differ in the last bit between the two paths, and then either may come first), the
@@ -561,7 +561,7 @@ TEST(AnnCli, IndexThenRelatedAndRecommendThroughIt) {
     }
 
     // Single queries, JSON, forest with --search-k; recommend through the dot index.
-    r = run_cli(fmt::format("related {} --all -n 3 --index {} --search-k 5000 --quiet", model, fidx));
+    r = run_cli(fmt::format("related {} --all --no-header -n 3 --index {} --search-k 5000 --quiet", model, fidx));
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 250 * 3);
     const auto user = slurp(tsv).substr(0, slurp(tsv).find('\t'));

@@ -305,7 +305,7 @@ TEST(EnsembleCli, FitsWritesAndRanksRelatedAndRecommendsWithSeveralModels) {
     ASSERT_EQ(rel.status, 0) << rel.output;
     auto r = nlohmann::json::parse(rel.output);
     EXPECT_EQ(r["results"].size(), 5u);
-    auto all = testing::run_cli(fmt::format("related {}.als.encm {}.knn.encm --all -n 3 --quiet", prefix, prefix));
+    auto all = testing::run_cli(fmt::format("related {}.als.encm {}.knn.encm --all --no-header -n 3 --quiet", prefix, prefix));
     ASSERT_EQ(all.status, 0) << all.output;
     EXPECT_EQ(std::count(all.output.begin(), all.output.end(), '\n'), 3 * static_cast<long>(d.all.n_items()));
     auto swapped = testing::run_cli(fmt::format("related {}.knn.encm {}.als.encm --ensemble {} --item {}", prefix, prefix,
@@ -328,7 +328,7 @@ TEST(EnsembleCli, FitsWritesAndRanksRelatedAndRecommendsWithSeveralModels) {
         for (auto i : played) EXPECT_NE(key, std::string(d.all.items[static_cast<std::size_t>(i)])) << "played item returned";
     }
     auto rec_all = testing::run_cli(
-        fmt::format("recommend {}.als.encm {}.knn.encm --ensemble {} --all-users -n 2 --quiet", prefix, prefix, e));
+        fmt::format("recommend {}.als.encm {}.knn.encm --ensemble {} --all-users --no-header -n 2 --quiet", prefix, prefix, e));
     ASSERT_EQ(rec_all.status, 0) << rec_all.output;
     EXPECT_EQ(std::count(rec_all.output.begin(), rec_all.output.end(), '\n'), 2 * static_cast<long>(d.all.n_users()));
     auto fold = testing::run_cli(fmt::format("recommend {}.als.encm {}.knn.encm --items {}", prefix, prefix,

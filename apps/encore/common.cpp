@@ -14,7 +14,6 @@
 #include <fmt/ranges.h>
 #include <omp.h>
 
-#include "encore/io/atomic_file.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
@@ -22,7 +21,7 @@
 namespace encore::cli {
 
 void add_threads(CLI::App* cmd, int& threads) {
-    cmd->add_option("--threads", threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", threads, "Worker threads (0 = all cores)")->type_name("INT")->check(CLI::NonNegativeNumber);
 }
 
 void add_quiet(CLI::App* cmd, bool& quiet) {
@@ -35,18 +34,23 @@ void add_ingest_options(CLI::App* cmd, IngestArgs& a, bool inputs_may_be_dataset
                                           : "Play logs; '-' = standard input")
         ->required();
     auto* g = cmd->add_option_group("Input");
-    g->add_option("--format", a.format, "auto|lastfm360k|lastfm2k|movielens|csv|tsv")->capture_default_str();
-    g->add_option("--names", a.names, "Display names file (artists.dat, u.item, movies.csv, or key<sep>name)");
+    g->add_option("--format", a.format, "auto|lastfm360k|lastfm2k|movielens|csv|tsv")->type_name("FORMAT")->capture_default_str();
+    g->add_option("--names", a.names, "Display names file (artists.dat, u.item, movies.csv, or key<sep>name)")->type_name("FILE");
     auto* h = g->add_flag("--header", a.header, "The first row is a header (default: auto-detect)");
     auto* nh = g->add_flag("--no-header", a.no_header, "The first row is data");
     h->excludes(nh);
-    g->add_option("--user-col", a.user_col, "csv/tsv: user column (0-based)")->capture_default_str();
-    g->add_option("--item-col", a.item_col, "csv/tsv: item column (0-based)")->capture_default_str();
-    g->add_option("--value-col", a.value_col, "csv/tsv: value column (0-based; -1 = each row counts 1)")
+    g->add_option("--user-col", a.user_col, "csv/tsv: user column (0-based)")->type_name("INT")->capture_default_str();
+    g->add_option("--item-col", a.item_col, "csv/tsv: item column (0-based)")->type_name("INT")->capture_default_str();
+    g->add_option("--value-col", a.value_col, "csv/tsv: value column (0-based; -1 = each row counts 1)")->type_name("INT")
         ->capture_default_str();
-    g->add_option("--min-value", a.min_value, "Keep rows with value >= X (e.g. ratings >= 4)");
+    g->add_option("--min-value", a.min_value, "Keep rows with value >= X (e.g. ratings >= 4)")->type_name("NUMBER");
     g->add_flag("--allow-negative", a.allow_negative, "Keep negative values as dislikes (see docs/algorithms.md)");
     g->add_flag("--skip-bad-lines", a.skip_bad_lines, "Skip malformed rows (counted and summarised) instead of stopping");
+    g->add_option("--encoding", a.encoding,
+                  "Text encoding of keys and names: utf8 (invalid bytes are an error), latin1 (converted), replace "
+                  "(invalid bytes become U+FFFD)")
+        ->capture_default_str()
+        ->type_name("ENCODING");
 }
 
 IngestOptions to_ingest_options(const IngestArgs& a, CLI::App* cmd, int threads, bool quiet) {
@@ -61,6 +65,7 @@ IngestOptions to_ingest_options(const IngestArgs& a, CLI::App* cmd, int threads,
     if (cmd->count("--min-value") > 0) o.min_value = a.min_value;
     o.allow_negative = a.allow_negative;
     o.skip_bad_lines = a.skip_bad_lines;
+    o.encoding = parse_text_encoding(a.encoding);
     o.threads = threads;
     o.quiet = quiet;
     return o;
@@ -224,15 +229,18 @@ Model train_model(const Dataset& data, const ModelArgs& a, ModelKind kind, int t
 }
 
 void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_flag) {
-    cmd->add_option("model", a.model, "Model file (.encm)")->required();
+    cmd->add_option("model", a.model, "Model file (.encm)")->type_name("FILE")->required();
     add_registry_option(cmd, find_option("n", {OptionGroup::query}), "-n", a.n);
-    cmd->add_option("-o,--output", a.output, batch_flag + ": output TSV (default: standard output)");
+    cmd->add_option("-o,--output", a.output,
+                    batch_flag + ": output file, TSV (JSON Lines with --json), written atomically (default: standard output)")
+        ->type_name("FILE");
     cmd->add_flag("--names", a.names, batch_flag + ": write item display names instead of keys");
+    cmd->add_flag("--no-header", a.no_header, batch_flag + ": no 'query\trank\tresult\tscore' header line in the TSV");
     cmd->add_flag("--float32", a.float32,
                   batch_flag + ": score every pair in float32 (no bf16 candidate pass; same results, slower)");
-    cmd->add_option("--only", a.only, "Only return items listed in FILE (one key or name per line)");
-    cmd->add_option("--exclude", a.exclude, "Never return items listed in FILE");
-    cmd->add_flag("--json", a.json, "JSON output (see README)");
+    cmd->add_option("--only", a.only, "Only return items listed in FILE (one key or name per line)")->type_name("FILE");
+    cmd->add_option("--exclude", a.exclude, "Never return items listed in FILE")->type_name("FILE");
+    cmd->add_flag("--json", a.json, "JSON output (see README); " + batch_flag + ": JSON Lines, one object per query");
     add_index_options(cmd, a.index, a.search);
     cmd->add_flag("--no-verify", a.no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a.threads);
@@ -240,9 +248,9 @@ void add_query_options(CLI::App* cmd, QueryArgs& a, const std::string& batch_fla
 }
 
 CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& e) {
-    cmd->add_option("more_models", e.more_models, "Further model files (.encm): rank by the ensemble of all models given");
+    cmd->add_option("more_models", e.more_models, "Further model files (.encm): rank by the ensemble of all models given")->type_name("FILE");
     cmd->add_option("--ensemble", e.ensemble,
-                    "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order");
+                    "Ensemble weights (.ence, from `encore ensemble`) for the models given, in the same order")->type_name("FILE");
     return add_registry_option(cmd, find_option("candidates", {OptionGroup::query}), "--candidates", e.candidates);
 }
 
@@ -258,98 +266,18 @@ std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const
 
 void run_batch(const QueryArgs& a, const Model& m, const std::string& label, const StringTable& queries,
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
+    BatchWriter out(a.output, {.format = a.json ? BatchFormat::jsonl : BatchFormat::tsv, .header = !a.no_header, .names = a.names});
     Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");
     q.progress = &progress;
     q.low_precision = !a.float32;
     auto results = compute(q);
     progress.finish();
-    write_batch_tsv(a.output, results, queries, m, a.names);
-}
-
-nlohmann::json item_json(const Model& m, std::int32_t item) {
-    return {{"id", std::string(m.items[static_cast<std::size_t>(item)])}, {"name", std::string(m.item_label(item))}};
-}
-
-nlohmann::json results_json(const Model& m, const nlohmann::json& query, const std::vector<Recommendation>& results) {
-    nlohmann::json out = {{"query", query}, {"results", nlohmann::json::array()}};
-    for (const auto& r : results) {
-        auto j = item_json(m, r.id);
-        j["score"] = r.score;
-        j["because"] = nlohmann::json::array();
-        for (const auto& c : r.because) {
-            auto b = item_json(m, c.item);
-            b["score"] = c.score;
-            j["because"].push_back(b);
-        }
-        out["results"].push_back(j);
-    }
-    return out;
+    out.write(m, queries, results);
 }
 
 void print_results(const Model& m, const std::string& title, const std::vector<Recommendation>& results, bool json,
                    const nlohmann::json& query_json) {
-    if (json) {
-        std::cout << results_json(m, query_json, results).dump(2) << "\n";
-        return;
-    }
-    std::cout << title << "\n";
-    if (results.empty()) std::cout << "  (no results)\n";
-    std::size_t width = 0;
-    for (const auto& r : results) width = std::max(width, m.item_label(r.id).size());
-    width = std::min<std::size_t>(width, 48);
-    int rank = 0;
-    for (const auto& r : results) {
-        std::cout << fmt::format("{:>4}. {:<{}}  {:.4f}\n", ++rank, m.item_label(r.id), width, r.score);
-        if (!r.because.empty()) {
-            std::string because;
-            for (const auto& c : r.because) {
-                if (!because.empty()) because += ", ";
-                because += fmt::format("{} ({:.3f})", m.item_label(c.item), c.score);
-            }
-            std::cout << "        because you played " << because << "\n";
-        }
-    }
-}
-
-void write_batch_tsv(const std::string& path, const std::vector<std::vector<Recommendation>>& results,
-                     const StringTable& queries, const Model& m, bool names) {
-    // Blocks of queries are formatted in parallel, a round of kRound blocks at a time, and written in
-    // order. The round's buffers are reused: the text (about half a gigabyte for every item's 20
-    // related items) never sits in memory at once, and memory touched for the first time is slow.
-    const std::int64_t n = static_cast<std::int64_t>(results.size());
-    constexpr std::int64_t kBlock = 1024, kRound = 16;
-    std::vector<fmt::memory_buffer> text(static_cast<std::size_t>(kRound));
-    auto label = [&](std::int32_t item) { return names ? m.item_label(item) : m.items[static_cast<std::size_t>(item)]; };
-    const bool to_stdout = path.empty() || path == "-";
-    std::optional<AtomicFile> out;
-    if (!to_stdout) out.emplace(path);
-    for (std::int64_t first = 0; first < n; first += kBlock * kRound) {
-        const std::int64_t blocks = std::min(kRound, (n - first + kBlock - 1) / kBlock);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            auto& buf = text[static_cast<std::size_t>(b)];
-            buf.clear();
-            const std::int64_t begin = first + b * kBlock, end = std::min(n, begin + kBlock);
-            for (std::int64_t q = begin; q < end; ++q) {
-                auto qname = (names && &queries == &m.items) ? m.item_label(q) : queries[static_cast<std::size_t>(q)];
-                int rank = 0;
-                for (const auto& r : results[static_cast<std::size_t>(q)])
-                    fmt::format_to(std::back_inserter(buf), "{}\t{}\t{}\t{:.6g}\n", qname, ++rank, label(r.id), r.score);
-            }
-        }
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            const auto& buf = text[static_cast<std::size_t>(b)];
-            if (to_stdout)
-                std::fwrite(buf.data(), 1, buf.size(), stdout);
-            else
-                out->write(buf.data(), buf.size());
-        }
-    }
-    if (to_stdout) {
-        std::fflush(stdout);
-        return;
-    }
-    out->commit();
+    encore::print_results(std::cout, m, title, results, json, query_json);
 }
 
 }  // namespace encore::cli

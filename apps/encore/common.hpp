@@ -19,6 +19,7 @@
 #include "encore/models/model.hpp"
 #include "encore/options/registry.hpp"
 #include "encore/query/queries.hpp"
+#include "encore/serve/render.hpp"
 
 namespace encore::cli {
 
@@ -30,6 +31,7 @@ struct IngestArgs {
     int user_col = 0, item_col = 1, value_col = 2;
     double min_value = 0;
     bool allow_negative = false, skip_bad_lines = false;
+    std::string encoding = "utf8";
 };
 void add_ingest_options(CLI::App* cmd, IngestArgs& args, bool inputs_may_be_dataset);
 IngestOptions to_ingest_options(const IngestArgs& args, CLI::App* cmd, int threads, bool quiet);
@@ -77,12 +79,13 @@ void add_quiet(CLI::App* cmd, bool& quiet);
 struct QueryArgs {
     std::string model, output, only, exclude, index;
     int n = 10, search = 0;
-    bool json = false, names = false, no_verify = false, quiet = false, float32 = false;
+    bool json = false, names = false, no_verify = false, quiet = false, float32 = false, no_header = false;
     int threads = 0;
 };
 // batch_flag names the flag that selects batch mode ("--all", "--all-users") in the help texts.
 void add_query_options(CLI::App* cmd, QueryArgs& args, const std::string& batch_flag);
-// Runs a batch query with progress over `total` queries and writes its TSV (query names from `queries`).
+// Opens the batch output (-o; checked before any work), runs a batch query with progress over every
+// query of `queries` and writes its TSV, or JSON Lines with --json.
 void run_batch(const QueryArgs& args, const Model& m, const std::string& label, const StringTable& queries,
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute);
 
@@ -105,14 +108,8 @@ struct EnsembleMembers {
 };
 std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& args, bool verify);
 
-// Query output: text table or the JSON contract documented in the README.
-nlohmann::json item_json(const Model& m, std::int32_t item);
-nlohmann::json results_json(const Model& m, const nlohmann::json& query, const std::vector<Recommendation>& results);
+// Query output on standard output: text table or the JSON contract (encore/serve/render.hpp).
 void print_results(const Model& m, const std::string& title, const std::vector<Recommendation>& results, bool json,
                    const nlohmann::json& query_json);
-// Batch output: "query \t rank \t result \t score" lines (keys, or display names with names=true),
-// to FILE atomically or to stdout for "-" / empty.
-void write_batch_tsv(const std::string& path, const std::vector<std::vector<Recommendation>>& results,
-                     const StringTable& queries, const Model& m, bool names);
 
 }  // namespace encore::cli

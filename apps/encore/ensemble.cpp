@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "encore/eval/evaluate.hpp"
+#include "encore/util/json.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 
@@ -34,20 +35,20 @@ Command add_ensemble(CLI::App& app) {
     auto* cmd = app.add_subcommand("ensemble", "Fit ensemble weights for several models on held-out plays and write them (.ence)");
     auto a = std::make_shared<Args>();
     add_ingest_options(cmd, a->in, true);
-    cmd->add_option("--models", a->models, "Comma-separated members, in the order `related` will be given them")
+    cmd->add_option("--models", a->models, "Comma-separated members, in the order `related` will be given them")->type_name("LIST")
         ->capture_default_str();
     add_model_options(cmd, a->train, true);
-    cmd->add_option("-o,--output", a->output, "Output ensemble file (.ence)")->required();
-    cmd->add_option("--save-models", a->save_models, "Also train each model on all the data and write PREFIX.KIND.encm");
-    cmd->add_option("--candidates", a->fit.candidates, "Each model's top-N per query forming the candidates")
+    cmd->add_option("-o,--output", a->output, "Output ensemble file (.ence)")->type_name("FILE")->required();
+    cmd->add_option("--save-models", a->save_models, "Also train each model on all the data and write PREFIX.KIND.encm")->type_name("PREFIX");
+    cmd->add_option("--candidates", a->fit.candidates, "Each model's top-N per query forming the candidates")->type_name("INT")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000));
-    cmd->add_option("--holdout-fraction", a->fit.holdout_fraction, "Share of interactions held out to fit the weights")
+    cmd->add_option("--holdout-fraction", a->fit.holdout_fraction, "Share of interactions held out to fit the weights")->type_name("NUMBER")
         ->capture_default_str();
-    cmd->add_option("--max-users", a->fit.max_users, "Users sampled for the fitting examples")
+    cmd->add_option("--max-users", a->fit.max_users, "Users sampled for the fitting examples")->type_name("INT")
         ->capture_default_str()
         ->check(CLI::Range(1, 1 << 30));
-    cmd->add_option("--queries-per-user", a->fit.queries_per_user, "Related: query items drawn per sampled user")
+    cmd->add_option("--queries-per-user", a->fit.queries_per_user, "Related: query items drawn per sampled user")->type_name("INT")
         ->capture_default_str()
         ->check(CLI::Range(1, 1 << 20));
     cmd->add_flag("--json", a->json, "JSON output (the ensemble file's contents)");
@@ -74,7 +75,7 @@ Command add_ensemble(CLI::App& app) {
                 }
                 const auto& e = report.ensemble;
                 if (a->json) {
-                    std::cout << report.to_json().dump(2) << "\n";
+                    std::cout << json_text(report.to_json(), 2) << "\n";
                 } else {
                     std::cout << fmt::format("{:<10} {:>16} {:>16}\n", "model", "related weight", "recommend weight");
                     for (std::size_t m = 0; m < names.size(); ++m)

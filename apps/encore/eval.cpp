@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "encore/eval/evaluate.hpp"
+#include "encore/util/json.hpp"
 #include "encore/util/error.hpp"
 
 namespace encore::cli {
@@ -92,7 +93,7 @@ Command add_eval(CLI::App& app) {
                 check_eval_request(request);
                 const auto report = evaluate(load_or_ingest(a->in, cmd, a->threads, a->quiet), request);
                 if (a->json)
-                    std::cout << report.to_json(!compare).dump(2) << "\n";
+                    std::cout << json_text(report.to_json(!compare), 2) << "\n";
                 else
                     print_text(report);
                 return 0;

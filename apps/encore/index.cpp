@@ -29,8 +29,8 @@ struct Args {
 Command add_index(CLI::App& app) {
     auto* cmd = app.add_subcommand("index", "Build an approximate nearest-neighbour index over a model's items");
     auto a = std::make_shared<Args>();
-    cmd->add_option("model", a->model, "Model file (.encm)")->required();
-    cmd->add_option("-o,--output", a->output, "Index file to write (.enci)")->required();
+    cmd->add_option("model", a->model, "Model file (.encm)")->type_name("FILE")->required();
+    cmd->add_option("-o,--output", a->output, "Index file to write (.enci)")->type_name("FILE")->required();
     for (const auto& spec : option_registry())
         if (spec.group == OptionGroup::index)
             a->options[spec.name] = add_registry_option(cmd, spec, "--" + spec.name, a->values[spec.name]);
@@ -71,7 +71,7 @@ Command add_index(CLI::App& app) {
 }
 
 void add_index_options(CLI::App* cmd, std::string& index, int& search) {
-    auto* opt = cmd->add_option("--index", index, "Answer through an approximate index (.enci from encore index)");
+    auto* opt = cmd->add_option("--index", index, "Answer through an approximate index (.enci from encore index)")->type_name("FILE");
     for (const char* name : {"search-k", "ef"})
         add_registry_option(cmd, find_option(name, {OptionGroup::query}), fmt::format("--{}", name), search)->needs(opt);
 }

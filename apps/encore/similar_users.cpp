@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "encore/util/json.hpp"
 
 namespace encore::cli {
 
@@ -41,7 +42,7 @@ Command add_similar_users(CLI::App& app) {
                         std::string id(model.users[static_cast<std::size_t>(r.id)]);
                         out["results"].push_back({{"id", id}, {"name", id}, {"score", r.score}, {"because", nlohmann::json::array()}});
                     }
-                    std::cout << out.dump(2) << "\n";
+                    std::cout << json_text(out, 2) << "\n";
                     return 0;
                 }
                 std::cout << fmt::format("Users similar to {}:\n", a->user);

@@ -14,13 +14,13 @@ Command add_synth(CLI::App& app) {
     auto* cmd = app.add_subcommand("synth", "Write a synthetic Last.fm-360K-shaped TSV with planted taste structure");
     auto o = std::make_shared<SynthOptions>();
     auto out = std::make_shared<std::string>();
-    cmd->add_option("--users", o->users, "Users")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
-    cmd->add_option("--items", o->items, "Items (artists)")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
-    cmd->add_option("--genres", o->genres, "Planted genres")->capture_default_str()->check(CLI::Range(1, 100000));
-    cmd->add_option("--max-items-per-user", o->max_items_per_user, "Items per user (most users hit this cap)")
+    cmd->add_option("--users", o->users, "Users")->type_name("INT")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
+    cmd->add_option("--items", o->items, "Items (artists)")->type_name("INT")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
+    cmd->add_option("--genres", o->genres, "Planted genres")->type_name("INT")->capture_default_str()->check(CLI::Range(1, 100000));
+    cmd->add_option("--max-items-per-user", o->max_items_per_user, "Items per user (most users hit this cap)")->type_name("INT")
         ->capture_default_str()->check(CLI::Range(1, 100000));
-    cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-    cmd->add_option("-o,--output", *out, "Output TSV")->required();
+    cmd->add_option("--seed", o->seed, "Random seed")->type_name("INT")->capture_default_str();
+    cmd->add_option("-o,--output", *out, "Output TSV")->type_name("FILE")->required();
     add_threads(cmd, o->threads);
     add_quiet(cmd, o->quiet);
     return {cmd, [o, out] {

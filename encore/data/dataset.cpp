@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "encore/io/container.hpp"
+#include "encore/util/json.hpp"
 
 namespace encore {
 
@@ -55,7 +56,7 @@ void save_dataset(const Dataset& data, const std::string& path) {
     meta["n_users"] = data.n_users();
     meta["n_items"] = data.n_items();
     meta["nnz"] = data.nnz();
-    w.add_text("meta", meta.dump());
+    w.add_text("meta", json_text(meta));
     data.users.save(w, "users");
     data.items.save(w, "items");
     data.item_names.save(w, "names");

@@ -51,6 +51,22 @@ std::string_view format_name(InputFormat f) {
     return "?";
 }
 
+TextEncoding parse_text_encoding(std::string_view name) {
+    if (name == "utf8" || name == "utf-8") return TextEncoding::utf8;
+    if (name == "latin1" || name == "latin-1" || name == "iso-8859-1") return TextEncoding::latin1;
+    if (name == "replace") return TextEncoding::replace;
+    throw OptionError(fmt::format("--encoding: unknown encoding '{}' (expected utf8, latin1 or replace)", name));
+}
+
+std::string_view encoding_name(TextEncoding e) {
+    switch (e) {
+        case TextEncoding::utf8: return "utf8";
+        case TextEncoding::latin1: return "latin1";
+        case TextEncoding::replace: return "replace";
+    }
+    return "?";
+}
+
 namespace {
 
 constexpr std::size_t kDefaultStdinBlock = std::size_t{64} << 20;
@@ -326,7 +342,51 @@ struct RowRules {
     bool allow_negative = false;
     bool skip_bad = false;
     double min_value = -std::numeric_limits<double>::infinity();
+    TextEncoding encoding = TextEncoding::utf8;
 };
+
+// The bytes of s shown with every byte that is not valid UTF-8 as \xHH (for messages).
+std::string escape_invalid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t len = text::utf8_sequence_length(s, i);
+        if (len > 0) {
+            out.append(s.data() + i, len);
+            i += len;
+        } else {
+            out += fmt::format("\\x{:02X}", static_cast<unsigned char>(s[i]));
+            ++i;
+        }
+    }
+    return out;
+}
+
+// Why a key or name is not valid UTF-8, or "" when it is.
+std::string utf8_problem(std::string_view s, const char* what) {
+    const std::size_t at = text::first_invalid_utf8(s);
+    if (at == std::string_view::npos) return {};
+    return fmt::format("invalid UTF-8 in {} '{}' (byte 0x{:02X} at offset {}); if the file is Latin-1, use --encoding "
+                       "latin1 (or --encoding replace to substitute U+FFFD)",
+                       what, escape_invalid_utf8(s), static_cast<unsigned char>(s[at]), at);
+}
+
+bool has_non_ascii(std::string_view s) {
+    unsigned char acc = 0;
+    for (char c : s) acc |= static_cast<unsigned char>(c);
+    return (acc & 0x80) != 0;
+}
+
+// s converted under a non-default encoding into out; returns whether it changed (else s is kept).
+bool convert_text(std::string_view s, TextEncoding e, std::string& out) {
+    if (!has_non_ascii(s)) return false;
+    if (e == TextEncoding::latin1) {
+        out = text::latin1_to_utf8(s);
+        return true;
+    }
+    if (text::first_invalid_utf8(s) == std::string_view::npos) return false;
+    out = text::replace_invalid_utf8(s);
+    return true;
+}
 
 struct BadLine {
     std::int64_t line;  // 1-based within its piece
@@ -341,6 +401,8 @@ struct Piece {
     NamePool names;  // per local item, first non-empty name (when the layout has one)
     RawArray<std::uint32_t> u, i;
     RawArray<float> v;
+    KeyDict filtered_users, filtered_items;  // keys of rows the value filter dropped
+    std::string conv_user, conv_item, conv_name;  // a row's fields converted to UTF-8 (latin1, replace)
     std::int64_t lines = 0, data_lines = 0, below_min = 0, bad = 0;
     std::vector<BadLine> bad_examples;
     std::optional<BadLine> error;
@@ -373,6 +435,7 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
     std::string scratch;
     std::string_view last_user;
     std::uint32_t last_uid = 0;
+    std::string_view filtered_user;  // the last user id added to pc.filtered_users
     const char* p = pc.begin;
     const char* const end = pc.end;
     const char* progress_mark = p;
@@ -512,14 +575,34 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
                 continue;
             }
         }
+        std::string_view name = L.name_col >= 0 ? f[static_cast<std::size_t>(L.name_col)] : std::string_view();
+        if (R.encoding == TextEncoding::utf8) {
+            std::string problem = utf8_problem(user, "user id");
+            if (problem.empty()) problem = utf8_problem(item, "item key");
+            if (problem.empty()) problem = utf8_problem(name, "artist name");
+            if (!problem.empty()) {
+                if (reject(std::move(problem))) return;
+                continue;
+            }
+        } else {
+            bool changed = false;
+            if (convert_text(user, R.encoding, pc.conv_user)) user = pc.conv_user, changed = true;
+            if (convert_text(item, R.encoding, pc.conv_item)) item = pc.conv_item, changed = true;
+            if (convert_text(name, R.encoding, pc.conv_name)) name = pc.conv_name, changed = true;
+            used_scratch |= changed;
+        }
         if (value == 0 || value < R.min_value) {
             ++pc.below_min;
+            // Remembered so that ids whose every row was dropped can be named later (meta "dropped").
+            bool inserted;
+            if (filtered_user != user)  // (rows come grouped by user: skip the hash)
+                filtered_user = pc.filtered_users.key(pc.filtered_users.find_or_insert(user, inserted));
+            pc.filtered_items.find_or_insert(item, inserted);
             continue;
         }
 
-        batch[n_batch++] = Pending{user, item, L.name_col >= 0 ? f[static_cast<std::size_t>(L.name_col)] : std::string_view(),
-                                   static_cast<float>(value), 0};
-        // (a line unescaped into scratch is resolved at once: the next line reuses scratch)
+        batch[n_batch++] = Pending{user, item, name, static_cast<float>(value), 0};
+        // (a line unescaped into scratch or converted is resolved at once: the next line reuses them)
         if (n_batch == kBatch || used_scratch) flush();
     }
     if (n_batch > 0) flush();
@@ -663,6 +746,7 @@ struct NamesSpec {
     std::string path;
     char sep = '\t';
     bool csv = false;
+    bool latin1 = false;  // documented as Latin-1 (MovieLens u.item): repaired, not rejected, under utf8
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -673,6 +757,7 @@ public:
         : opt_(o), progress_(progress), threads_(resolve_threads(o.threads)), format_(o.format) {
         rules_.allow_negative = o.allow_negative;
         rules_.skip_bad = o.skip_bad_lines;
+        rules_.encoding = o.encoding;
         if (o.min_value) {
             if (!std::isfinite(*o.min_value)) throw OptionError("--min-value: must be a finite number");
             rules_.min_value = *o.min_value;
@@ -706,6 +791,8 @@ public:
             fail("{}: no rows left after filtering ({} below the minimum value or zero, {} bad)", fmt::join(inputs, ", "),
                  below_min_, bad_);
 
+        nlohmann::json dropped = dropped_meta();
+
         // Names: from names files first, then those seen in the data.
         std::vector<std::string> names(items_.size());
         std::vector<char> from_file(items_.size(), 0);
@@ -717,7 +804,7 @@ public:
         }
         for (std::size_t k = 0; k < data_names_.size(); ++k) {
             if (!from_file[k] && !data_names_[k].empty()) {
-                names[k] = text::repair_utf8(data_names_[k]);
+                names[k] = std::move(data_names_[k]);  // checked or converted while parsing
                 any_name = true;
             }
         }
@@ -771,6 +858,8 @@ public:
         if (zero_sums > 0) m["zero_sums_dropped"] = zero_sums;
         m["min_value"] = opt_.min_value ? nlohmann::json(*opt_.min_value) : nlohmann::json(nullptr);
         m["allow_negative"] = opt_.allow_negative;
+        m["encoding"] = std::string(encoding_name(opt_.encoding));
+        if (!dropped.is_null()) m["dropped"] = std::move(dropped);
         m["users"] = d.n_users();
         m["items"] = d.n_items();
         m["nnz"] = d.nnz();
@@ -966,6 +1055,11 @@ private:
         std::int64_t before = fs.line_offset;
         for (auto& pc : pieces) {
             if (pc.error) throw ParseError(fs.name, before + pc.error->line, pc.error->reason);
+            for (auto [local, global] : {std::pair{&pc.filtered_users, &filtered_users_}, std::pair{&pc.filtered_items, &filtered_items_}})
+                for (std::uint32_t j = 0; j < local->size(); ++j) {
+                    bool inserted;
+                    global->find_or_insert(local->key(j), local->hashes[j], inserted);
+                }
             for (auto& b : pc.bad_examples)
                 if (bad_examples_.size() < kMaxBadExamples)
                     bad_examples_.push_back(fmt::format("{}:{}: {}", fs.name, before + b.line, b.reason));
@@ -1057,6 +1151,25 @@ private:
         }
     }
 
+    // Users and items that had rows, all of them dropped by the value filter: {"filter": "--min-value 4",
+    // "users": {"count": N, "ids": [first kMaxDroppedIds keys], "capped": bool}, "items": {...}}, or null.
+    nlohmann::json dropped_meta() const {
+        auto side = [](const KeyDict& filtered, const KeyDict& kept) {
+            nlohmann::json ids = nlohmann::json::array();
+            std::int64_t count = 0;
+            for (std::uint32_t j = 0; j < filtered.size(); ++j) {
+                if (kept.find(filtered.key(j))) continue;
+                ++count;
+                if (ids.size() < kMaxDroppedIds) ids.push_back(std::string(filtered.key(j)));
+            }
+            return nlohmann::json{{"count", count}, {"ids", std::move(ids)}, {"capped", count > static_cast<std::int64_t>(kMaxDroppedIds)}};
+        };
+        auto users = side(filtered_users_, users_), items = side(filtered_items_, items_);
+        if (users["count"] == 0 && items["count"] == 0) return nullptr;
+        std::string filter = opt_.min_value ? fmt::format("--min-value {}", *opt_.min_value) : std::string("dropping zero values");
+        return {{"filter", filter}, {"users", std::move(users)}, {"items", std::move(items)}};
+    }
+
     // Names files: the explicit one, else the companion files found beside the inputs.
     std::vector<NamesSpec> names_files() const {
         if (opt_.names_file.empty()) return auto_names_;
@@ -1064,7 +1177,7 @@ private:
         if (format_ == InputFormat::csv || (format_ == InputFormat::movielens && ends_with(lower(opt_.names_file), ".csv")))
             s = {opt_.names_file, ',', true};
         else if (format_ == InputFormat::movielens)
-            s = {opt_.names_file, '|', false};
+            s = {opt_.names_file, '|', false, true};
         return {s};
     }
 
@@ -1076,7 +1189,7 @@ private:
         if (format_ == InputFormat::lastfm2k)
             s = {(dir / "artists.dat").string(), '\t', false};
         else if (format_ == InputFormat::movielens)
-            s = fs.movielens_csv ? NamesSpec{(dir / "movies.csv").string(), ',', true} : NamesSpec{(dir / "u.item").string(), '|', false};
+            s = fs.movielens_csv ? NamesSpec{(dir / "movies.csv").string(), ',', true} : NamesSpec{(dir / "u.item").string(), '|', false, true};
         else
             return;
         std::error_code ec;
@@ -1093,7 +1206,7 @@ private:
         std::string_view all(reinterpret_cast<const char*>(map->bytes().data()), map->size());
         if (all.substr(0, 3) == "\xEF\xBB\xBF") all.remove_prefix(3);
         std::string_view f[2];
-        std::string scratch;
+        std::string scratch, conv_key, conv_name;
         std::int64_t line_no = 0;
         bool any = false;
         for (std::size_t at = 0; at < all.size();) {
@@ -1112,17 +1225,27 @@ private:
             } else {
                 n = text::split_plain(line, spec.sep, f);
             }
-            if (!ok || n < 2) {
-                std::string reason = !ok ? std::string("bad quoting (quoted fields may not contain line breaks)")
-                                         : fmt::format("expected KEY{}NAME", spec.sep == '\t' ? std::string("<tab>") : std::string(1, spec.sep));
+            std::string_view key = f[0], name = f[1];
+            std::string reason;
+            if (ok && n >= 2 && opt_.encoding == TextEncoding::utf8 && !spec.latin1) {
+                reason = utf8_problem(key, "key");
+                if (reason.empty()) reason = utf8_problem(name, "name");
+            } else if (ok && n >= 2 && opt_.encoding != TextEncoding::utf8) {
+                if (convert_text(key, opt_.encoding, conv_key)) key = conv_key;
+                if (convert_text(name, opt_.encoding, conv_name)) name = conv_name;
+            }
+            if (!ok || n < 2 || !reason.empty()) {
+                if (reason.empty())
+                    reason = !ok ? std::string("bad quoting (quoted fields may not contain line breaks)")
+                                 : fmt::format("expected KEY{}NAME", spec.sep == '\t' ? std::string("<tab>") : std::string(1, spec.sep));
                 if (!opt_.skip_bad_lines) throw ParseError(spec.path, line_no, reason);
                 ++bad_;
                 if (bad_examples_.size() < kMaxBadExamples) bad_examples_.push_back(fmt::format("{}:{}: {}", spec.path, line_no, reason));
                 continue;
             }
-            auto id = items_.find(f[0]);
+            auto id = items_.find(key);
             if (!id || from_file[*id]) continue;
-            names[*id] = text::repair_utf8(f[1]);
+            names[*id] = spec.latin1 && opt_.encoding == TextEncoding::utf8 ? text::repair_utf8(name) : std::string(name);
             from_file[*id] = 1;
             any = true;
         }
@@ -1159,6 +1282,7 @@ private:
     InputFormat format_;
     RowRules rules_;
     KeyDict users_, items_;
+    KeyDict filtered_users_, filtered_items_;  // keys seen in rows the value filter dropped
     std::vector<std::string> data_names_;  // per item, first non-empty name from the rows
     RawArray<std::uint32_t> rows_, cols_;  // global ids (< 2^31, so they read as int32 too)
     RawArray<float> vals_;

@@ -48,8 +48,17 @@
 //   inputs in the order given; the result is identical for any thread count.
 // Names: item_names has one entry per item ("" when unknown) when any name is known, else it is
 //   empty. Names from a names file take precedence over names inside the data; names for keys that
-//   are not items are ignored (so a names-file header line is harmless). Bytes that are not valid
-//   UTF-8 are read as Latin-1 and converted.
+//   are not items are ignored (so a names-file header line is harmless).
+// Encoding (IngestOptions::encoding): every user id, item key and display name (in the data and in
+//   names files) must be valid UTF-8 by default; an invalid byte is a ParseError "FILE:LINE: invalid
+//   UTF-8 in ..." that suggests --encoding latin1 (skippable with skip_bad_lines). latin1 reads every
+//   byte of every input and names file as Latin-1 and converts it to UTF-8; replace keeps valid UTF-8
+//   and substitutes U+FFFD for each invalid byte. One exception: MovieLens 100K's u.item is Latin-1 by
+//   its documentation, so under utf8 its titles keep valid UTF-8 sequences and read other bytes as
+//   Latin-1. The meta records the encoding used.
+// Dropped ids: the keys of users and items that had rows but lost every one of them to the value
+//   filter (min_value, or value 0) are recorded in Dataset::meta["dropped"] (see DroppedIds below), so
+//   a later lookup can say why an id is unknown.
 // Errors: a malformed row (wrong field count, empty key, bad/NaN/infinite/negative value, bad
 //   quoting) throws ParseError "FILE:LINE: reason"; with skip_bad_lines it is skipped and counted
 //   (the first few messages go to report.bad_examples). A file without data rows -> Error
@@ -74,6 +83,14 @@ std::string_view format_name(InputFormat f);
 // Throws Error naming the file when it cannot be read.
 InputFormat detect_input_format(const std::string& path);
 
+enum class TextEncoding { utf8, latin1, replace };
+// "utf8", "latin1", "replace"; throws OptionError otherwise.
+TextEncoding parse_text_encoding(std::string_view name);
+std::string_view encoding_name(TextEncoding e);
+
+// At most this many dropped user (and item) keys are listed in meta["dropped"]; the count is exact.
+inline constexpr std::size_t kMaxDroppedIds = 100000;
+
 struct IngestOptions {
     InputFormat format = InputFormat::auto_detect;
     std::string names_file;        // display names (artists.dat, u.item, movies.csv, or id<sep>name); "" = auto
@@ -83,6 +100,7 @@ struct IngestOptions {
     std::optional<double> min_value;  // keep rows with value >= min_value
     bool allow_negative = false;      // negative values = dislikes (see docs); otherwise an error
     bool skip_bad_lines = false;      // skip and count malformed rows instead of stopping
+    TextEncoding encoding = TextEncoding::utf8;  // how bytes of keys and names are read (rules above)
     int threads = 0;                  // 0 = all cores
     bool quiet = false;
     // Tuning knobs (tests use them to force many chunks/blocks on small inputs):

@@ -1,7 +1,11 @@
 #include "encore/data/string_table.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <mutex>
 #include <numeric>
+
+#include <utf8proc.h>
 
 #include "encore/io/container.hpp"
 #include "encore/util/error.hpp"
@@ -11,18 +15,12 @@ namespace encore {
 namespace {
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+}  // namespace
 
-std::string to_lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = lower(c);
-    return out;
-}
+struct StringTable::FoldedIndex {
+    std::once_flag once;
+    std::vector<std::pair<std::string, std::uint32_t>> sorted;  // (folded string, index), ascending
+};
 
 std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t cap) {
     if (a.size() > b.size()) std::swap(a, b);
@@ -42,7 +40,37 @@ std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t ca
     }
     return prev[a.size()];
 }
-}  // namespace
+
+std::shared_ptr<StringTable::FoldedIndex> StringTable::make_folded() { return std::make_shared<FoldedIndex>(); }
+
+std::string StringTable::fold_case(std::string_view s) {
+    bool ascii = true;
+    for (char c : s) ascii &= static_cast<unsigned char>(c) < 0x80;
+    if (!ascii) {
+        utf8proc_uint8_t* out = nullptr;
+        const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+                                    &out, static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+        if (n >= 0) {
+            std::string folded(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+            std::free(out);
+            return folded;
+        }
+        std::free(out);  // not valid UTF-8: fold the ASCII letters only
+    }
+    std::string out(s);
+    for (auto& c : out) c = lower(c);
+    return out;
+}
+
+const StringTable::FoldedIndex& StringTable::folded() const {
+    std::call_once(folded_->once, [this] {
+        auto& v = folded_->sorted;
+        v.reserve(size());
+        for (std::size_t i = 0; i < size(); ++i) v.emplace_back(fold_case((*this)[i]), static_cast<std::uint32_t>(i));
+        std::sort(v.begin(), v.end());
+    });
+    return *folded_;
+}
 
 StringTable StringTable::build(const std::vector<std::string>& strings) {
     std::vector<std::uint64_t> offsets(strings.size() + 1, 0);
@@ -95,19 +123,27 @@ std::optional<std::uint32_t> StringTable::find(std::string_view s) const {
 
 std::vector<std::uint32_t> StringTable::find_case_insensitive(std::string_view s) const {
     std::vector<std::uint32_t> out;
-    for (std::size_t i = 0; i < size(); ++i)
-        if (iequals((*this)[i], s)) out.push_back(static_cast<std::uint32_t>(i));
+    if (empty()) return out;
+    const std::string key = fold_case(s);
+    if (!folded_) {  // a moved-from table: no index to share
+        for (std::size_t i = 0; i < size(); ++i)
+            if (fold_case((*this)[i]) == key) out.push_back(static_cast<std::uint32_t>(i));
+        return out;
+    }
+    const auto& v = folded().sorted;
+    auto it = std::lower_bound(v.begin(), v.end(), key, [](const auto& e, const std::string& k) { return e.first < k; });
+    for (; it != v.end() && it->first == key; ++it) out.push_back(it->second);  // ascending: sorted by (string, index)
     return out;
 }
 
 std::vector<std::uint32_t> StringTable::closest(std::string_view s, std::size_t n) const {
-    std::string needle = to_lower(s);
+    std::string needle = fold_case(s);
     const std::size_t cap = std::max<std::size_t>(2, s.size() / 3);
     std::vector<std::pair<std::size_t, std::uint32_t>> scored;  // (rank key, index)
     for (std::size_t i = 0; i < size() && n > 0; ++i) {
         auto str = (*this)[i];
         if (str.empty()) continue;
-        std::string low = to_lower(str);
+        std::string low = fold_case(str);
         if (!needle.empty() && low.find(needle) != std::string::npos) {
             scored.emplace_back(low.size() - needle.size(), static_cast<std::uint32_t>(i));  // substring: best
             continue;

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "encore/io/container.hpp"
+#include "encore/util/json.hpp"
 #include "encore/util/error.hpp"
 
 namespace encore {
@@ -117,7 +118,7 @@ void save_ensemble(const Ensemble& e, const std::string& path) {
     j["recommend"] = weights_json(e.recommend);
     j["info"] = e.info;
     ContainerWriter w(kEnsembleMagic, kEnsembleVersion);
-    w.add_text("ensemble", j.dump(2));
+    w.add_text("ensemble", json_text(j, 2));
     w.write(path);
 }
 

@@ -6,6 +6,7 @@
 
 #include "encore/data/dataset.hpp"
 #include "encore/io/container.hpp"
+#include "encore/util/json.hpp"
 #include "encore/util/error.hpp"
 
 namespace encore {
@@ -115,7 +116,7 @@ void save_model(const Model& model, const std::string& path) {
         {"info", model.info},
     };
     ContainerWriter out(kModelMagic, kModelVersion);
-    out.add_text("meta", meta.dump());
+    out.add_text("meta", json_text(meta));
     out.add_array("user_factors", model.user_factors.storage());
     out.add_array("item_factors", model.item_factors.storage());
     model.users.save(out, "users");

@@ -3,10 +3,8 @@
 #include "encore/query/queries.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <optional>
 
 #include <fmt/format.h>
@@ -32,30 +30,6 @@ void check_item(const Model& model, std::int64_t item) {
 void check_user(const Model& model, std::int64_t user) {
     if (user < 0 || user >= model.n_users()) fail("user index {} out of range (model has {} users)", user, model.n_users());
 }
-
-// Exact key, exact display name, then display name or key ignoring case (lowest index wins).
-std::optional<std::int32_t> find_item(const Model& model, std::string_view s) {
-    if (auto i = model.items.find(s)) return static_cast<std::int32_t>(*i);
-    if (auto i = model.item_names.find(s)) return static_cast<std::int32_t>(*i);
-    auto by_name = model.item_names.find_case_insensitive(s);
-    if (!by_name.empty()) return static_cast<std::int32_t>(by_name.front());
-    auto by_key = model.items.find_case_insensitive(s);
-    if (!by_key.empty()) return static_cast<std::int32_t>(by_key.front());
-    return std::nullopt;
-}
-
-// "; did you mean: A, B, C?" from the closest names then keys, or "" when nothing is close.
-std::string suggestion_suffix(std::initializer_list<const StringTable*> tables, std::string_view s) {
-    std::vector<std::string_view> picks;
-    for (const StringTable* t : tables)
-        for (auto i : t->closest(s, 3)) {
-            std::string_view v = (*t)[i];
-            if (picks.size() < 3 && std::find(picks.begin(), picks.end(), v) == picks.end()) picks.push_back(v);
-        }
-    if (picks.empty()) return {};
-    return fmt::format("; did you mean: {}?", fmt::join(picks, ", "));
-}
-
 
 std::span<const std::int32_t> played_items(const Model& model, std::int64_t user) {
     if (model.user_items.rows == 0) return {};
@@ -110,31 +84,6 @@ TopKFilter item_filter(const Model& model, const ItemFilter& filter) {
     return f;
 }
 
-// Items listed in a file, one per line by key or display name; blank lines and #comments skipped.
-std::vector<std::int32_t> read_item_list(const Model& model, const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    std::vector<std::int32_t> out;
-    std::string line;
-    std::int64_t line_no = 0;
-    while (std::getline(in, line)) {
-        ++line_no;
-        std::string_view s = line;
-        while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-        if (line_no == 1 && s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);  // UTF-8 byte order mark
-        if (s.empty() || s.front() == '#') continue;
-        auto item = find_item(model, s);
-        if (!item)
-            throw ParseError(path, line_no,
-                             fmt::format("unknown item '{}'{}", s,
-                                         suggestion_suffix({&model.item_names, &model.items}, s)));
-        out.push_back(*item);
-    }
-    if (in.bad()) throw Error(fmt::format("{}: read error: {}", path, std::strerror(errno)));
-    return out;
-}
-
 
 // With no play counts, each listed item gets the confidence a typical listener of it had in training
 // (the mean of its positive confidences), so the new user weighs like a real one whatever the
@@ -159,45 +108,7 @@ std::vector<float> typical_confidences(const Model& model, std::span<const std::
     return conf;
 }
 
-
 }  // namespace
-
-ItemFilter ItemFilter::from_files(const Model& model, const std::string& only_file, const std::string& exclude_file) {
-    ItemFilter f;
-    if (only_file.empty() && exclude_file.empty()) return f;
-    f.allowed.assign(static_cast<std::size_t>(model.n_items()), only_file.empty() ? 1 : 0);
-    if (!only_file.empty())
-        for (auto i : read_item_list(model, only_file)) f.allowed[static_cast<std::size_t>(i)] = 1;
-    if (!exclude_file.empty())
-        for (auto i : read_item_list(model, exclude_file)) f.allowed[static_cast<std::size_t>(i)] = 0;
-    return f;
-}
-
-std::int32_t resolve_item(const Model& model, std::string_view key_or_name) {
-    if (auto i = find_item(model, key_or_name)) return *i;
-    throw Error(fmt::format("unknown item '{}'{}", key_or_name,
-                            suggestion_suffix({&model.item_names, &model.items}, key_or_name)));
-}
-
-std::int32_t resolve_user(const Model& model, std::string_view user_id) {
-    if (auto u = model.users.find(user_id)) return static_cast<std::int32_t>(*u);
-    throw Error(fmt::format("unknown user '{}'{}", user_id, suggestion_suffix({&model.users}, user_id)));
-}
-
-
-ItemFilter ItemFilter::from_items(std::int64_t n_items, std::span<const std::int32_t> allow,
-                                  std::span<const std::int32_t> deny, bool restrict_to_allow) {
-    ItemFilter f;
-    if (!restrict_to_allow && deny.empty()) return f;
-    f.allowed.assign(static_cast<std::size_t>(n_items), restrict_to_allow ? 0 : 1);
-    auto check = [&](std::int32_t i) {
-        if (i < 0 || i >= n_items) fail("item index {} out of range (model has {} items)", i, n_items);
-        return static_cast<std::size_t>(i);
-    };
-    for (auto i : allow) f.allowed[check(i)] = 1;
-    for (auto i : deny) f.allowed[check(i)] = 0;
-    return f;
-}
 
 std::vector<Recommendation> related_items(const Scorer& scorer, std::int32_t item, const ItemFilter& filter,
                                           const QueryOptions& options) {

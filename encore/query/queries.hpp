@@ -15,6 +15,7 @@
 
 #include "encore/kinds/model_type.hpp"
 #include "encore/models/model.hpp"
+#include "encore/retrieval/lookup.hpp"
 #include "encore/retrieval/results.hpp"
 #include "encore/retrieval/topk.hpp"
 
@@ -23,22 +24,6 @@ namespace encore {
 class Progress;
 class AnnIndex;
 enum class AnnMetric : std::uint32_t;
-
-// A set of allowed items for every query path: --only FILE keeps listed items, --exclude FILE drops
-// them. Files list one item per line, by key or by display name (blank lines and #comments ignored).
-struct ItemFilter {
-    std::vector<std::uint8_t> allowed;  // per item; empty = everything allowed
-    static ItemFilter from_files(const Model& model, const std::string& only_file, const std::string& exclude_file);
-    // From item indices in memory: allow (empty = every item) minus deny.
-    static ItemFilter from_items(std::int64_t n_items, std::span<const std::int32_t> allow,
-                                 std::span<const std::int32_t> deny, bool restrict_to_allow);
-    std::span<const std::uint8_t> span() const { return allowed; }
-};
-
-// Resolves an item given by key or display name: exact key, exact name, then case-insensitive name.
-// Unknown -> encore::Error "unknown item 'X'; did you mean: A, B, C?".
-std::int32_t resolve_item(const Model& model, std::string_view key_or_name);
-std::int32_t resolve_user(const Model& model, std::string_view user_id);
 
 struct QueryOptions {
     int n = 10;
