@@ -10,6 +10,7 @@
 
 namespace encore {
 class AnnIndex;
+class Recommender;
 }
 
 namespace encore::cli {
@@ -35,8 +36,11 @@ Command add_ensemble(CLI::App& app);
 Command add_options(CLI::App& app);
 
 // related/recommend: --index FILE, with --search-k (forest) or --ef (graph) as the query effort;
-// open_index_for returns null without --index (index.cpp).
+// check_search_flags refuses --search-k for a graph index and --ef for a forest (index.cpp).
 void add_index_options(CLI::App* cmd, std::string& index, int& search);
-std::unique_ptr<AnnIndex> open_index_for(CLI::App* cmd, const std::string& path);
+void check_search_flags(CLI::App* cmd, const Recommender& rec);
+// The --index given serves this command (related: a cosine index, recommend: a dot index), else the
+// library's error saying which index to build.
+void check_index_serves(const Recommender& rec, bool related);
 
 }  // namespace encore::cli

@@ -254,25 +254,25 @@ CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& e) {
     return add_registry_option(cmd, find_option("candidates", {OptionGroup::query}), "--candidates", e.candidates);
 }
 
-std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& e, bool verify) {
-    auto out = std::make_unique<EnsembleMembers>();
-    for (const auto& path : e.more_models) out->more.push_back(load_model(path, verify));
-    out->models = {&first};
-    for (const auto& m : out->more) out->models.push_back(&m);
-    out->ensemble = e.ensemble.empty() ? equal_weight_ensemble(out->models, e.candidates) : load_ensemble(e.ensemble);
-    check_ensemble_models(out->ensemble, out->models);
-    return out;
+Recommender open_recommender(const QueryArgs& a, const EnsembleArgs& e) {
+    RecommenderOptions o;
+    o.models.push_back(a.model);
+    o.models.insert(o.models.end(), e.more_models.begin(), e.more_models.end());
+    if (!a.index.empty()) o.indexes.push_back(a.index);
+    o.ensemble = e.ensemble;
+    o.candidates = e.candidates;
+    o.verify = !a.no_verify;
+    o.threads = a.threads;
+    return Recommender::open(o);
 }
 
-void run_batch(const QueryArgs& a, const Model& m, const std::string& label, const StringTable& queries,
-               QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
+void run_batch(const QueryArgs& a, const Recommender& rec, const std::string& label, const StringTable& queries,
+               const std::function<std::vector<std::vector<Recommendation>>(const Batch&)>& compute) {
     BatchWriter out(a.output, {.format = a.json ? BatchFormat::jsonl : BatchFormat::tsv, .header = !a.no_header, .names = a.names});
-    Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");
-    q.progress = &progress;
-    q.low_precision = !a.float32;
-    auto results = compute(q);
+    Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &rec.model().items ? "items" : "users");
+    auto results = compute({.threads = a.threads, .progress = &progress, .low_precision = !a.float32});
     progress.finish();
-    out.write(m, queries, results);
+    out.write(rec.model(), queries, results);
 }
 
 void print_results(const Model& m, const std::string& title, const std::vector<Recommendation>& results, bool json,

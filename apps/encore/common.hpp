@@ -19,6 +19,7 @@
 #include "encore/models/model.hpp"
 #include "encore/options/registry.hpp"
 #include "encore/query/queries.hpp"
+#include "encore/serve/recommender.hpp"
 #include "encore/serve/render.hpp"
 
 namespace encore::cli {
@@ -86,8 +87,8 @@ struct QueryArgs {
 void add_query_options(CLI::App* cmd, QueryArgs& args, const std::string& batch_flag);
 // Opens the batch output (-o; checked before any work), runs a batch query with progress over every
 // query of `queries` and writes its TSV, or JSON Lines with --json.
-void run_batch(const QueryArgs& args, const Model& m, const std::string& label, const StringTable& queries,
-               QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute);
+void run_batch(const QueryArgs& args, const Recommender& rec, const std::string& label, const StringTable& queries,
+               const std::function<std::vector<std::vector<Recommendation>>(const Batch&)>& compute);
 
 // Several models given to related / recommend (rank by their ensemble): the positional further models,
 // --ensemble FILE and --candidates N (returned, to tell whether it was given).
@@ -98,15 +99,9 @@ struct EnsembleArgs {
     bool active() const { return !more_models.empty() || !ensemble.empty(); }
 };
 CLI::Option* add_ensemble_options(CLI::App* cmd, EnsembleArgs& args);
-// The first model (loaded by the caller) and the further ones, with the ensemble's weights: from the
-// file, or every model weighted 1 over its top `candidates`; checked against the models (order, kinds,
-// items).
-struct EnsembleMembers {
-    std::vector<Model> more;
-    std::vector<const Model*> models;
-    Ensemble ensemble;
-};
-std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const EnsembleArgs& args, bool verify);
+// The Recommender a query command asks: the model, the further models and --ensemble (an ensemble),
+// --index, --no-verify, --threads.
+Recommender open_recommender(const QueryArgs& args, const EnsembleArgs& ensemble);
 
 // Query output on standard output: text table or the JSON contract (encore/serve/render.hpp).
 void print_results(const Model& m, const std::string& title, const std::vector<Recommendation>& results, bool json,

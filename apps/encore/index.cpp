@@ -76,14 +76,20 @@ void add_index_options(CLI::App* cmd, std::string& index, int& search) {
         add_registry_option(cmd, find_option(name, {OptionGroup::query}), fmt::format("--{}", name), search)->needs(opt);
 }
 
-std::unique_ptr<AnnIndex> open_index_for(CLI::App* cmd, const std::string& path) {
-    if (path.empty()) return nullptr;
-    auto index = open_index(path);
-    if (index->kind() == "graph" && cmd->count("--search-k") > 0)
-        throw OptionError(fmt::format("--search-k is for a forest index; {} is a graph index (use --ef)", path));
-    if (index->kind() == "forest" && cmd->count("--ef") > 0)
-        throw OptionError(fmt::format("--ef is for a graph index; {} is a forest index (use --search-k)", path));
-    return index;
+void check_index_serves(const Recommender& rec, bool related) {
+    const AnnIndex* given = rec.index(!related);  // the one --index opened, when it is of the other metric
+    if (!rec.index(related) && given)
+        check_index(rec.model(), *given, related ? AnnMetric::cosine : AnnMetric::dot, related ? "related" : "recommend");
+}
+
+void check_search_flags(CLI::App* cmd, const Recommender& rec) {
+    for (const AnnIndex* index : {rec.index(true), rec.index(false)}) {
+        if (!index) continue;
+        if (index->kind() == "graph" && cmd->count("--search-k") > 0)
+            throw OptionError("--search-k is for a forest index; this is a graph index (use --ef)");
+        if (index->kind() == "forest" && cmd->count("--ef") > 0)
+            throw OptionError("--ef is for a graph index; this is a forest index (use --search-k)");
+    }
 }
 
 }  // namespace encore::cli

@@ -9,16 +9,14 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "encore/retrieval/ann.hpp"
-#include "encore/query/ensemble_queries.hpp"
 #include "encore/util/error.hpp"
-#include "encore/util/progress.hpp"
 
 namespace encore::cli {
 
 namespace {
 struct Args : QueryArgs, EnsembleArgs {
-    std::string user, items, plays;
+    std::string user, items, items_file, plays;
+    std::vector<std::string> item;
     int explain = 0;
     bool all = false, include_played = false;
 };
@@ -33,6 +31,24 @@ std::vector<std::string> split_list(const std::string& s, char sep) {
     }
     return out;
 }
+
+std::vector<float> parse_plays(const std::string& text, std::size_t count) {
+    std::vector<float> plays;
+    if (text.empty()) return plays;
+    auto p = split_list(text, ',');
+    if (p.size() != count) throw OptionError(fmt::format("--plays has {} values for {} items", p.size(), count));
+    for (const auto& v : p) {
+        try {
+            std::size_t used = 0;
+            float x = std::stof(v, &used);
+            if (used != v.size() || !(x > 0)) throw std::invalid_argument(v);
+            plays.push_back(x);
+        } catch (const std::exception&) {
+            throw OptionError(fmt::format("--plays: '{}' is not a positive number", v));
+        }
+    }
+    return plays;
+}
 }  // namespace
 
 Command add_recommend(CLI::App& app) {
@@ -41,102 +57,75 @@ Command add_recommend(CLI::App& app) {
     add_query_options(cmd, *a, "--all-users");
     auto* cand = add_ensemble_options(cmd, *a);
     auto* user = cmd->add_option("--user", a->user, "User id");
-    auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names");
+    auto* items = cmd->add_option("--items", a->items, "A new user: comma-separated item keys or names")->type_name("A,B,...");
+    auto* item = cmd->add_option("--item", a->item,
+                                 "A new user: one played item per --item (repeat it; a name may contain commas)")
+                     ->type_name("NAME");
+    auto* file = cmd->add_option("--items-file", a->items_file,
+                                 "A new user: played items listed in FILE, one key or name per line")
+                     ->type_name("FILE");
     auto* all = cmd->add_flag("--all-users", a->all, "Every user (batch): writes query\\trank\\tresult\\tscore");
-    user->excludes(items)->excludes(all);
-    items->excludes(all);
+    for (auto* o : {items, item, file}) {
+        user->excludes(o);
+        all->excludes(o);
+    }
+    items->excludes(item)->excludes(file);
+    item->excludes(file);
+    user->excludes(all);
     cmd->add_option("--plays", a->plays,
-                    "With --items: comma-separated play counts (default: each item at its typical listener's weight)")
-        ->needs(items);
+                    "With a new user: comma-separated play counts, one per item in order (default: each item at its "
+                    "typical listener's weight)")
+        ->type_name("N,N,...");
     cmd->add_flag("--include-played", a->include_played, "Keep items the user already played");
     cmd->add_option("--explain", a->explain, "Show the N played items that contributed most to each result")
-        ->expected(0, 1)->default_str("3")->check(CLI::Range(1, 1000));
+        ->expected(0, 1)->default_str("3")->check(CLI::Range(1, 1000))->type_name("INT");
     return {cmd, [a, cmd, cand] {
-                if (!a->all && a->user.empty() && a->items.empty())
-                    throw OptionError("recommend: give --user ID, --items A,B,... or --all-users");
+                const bool new_user = !a->items.empty() || !a->item.empty() || !a->items_file.empty();
+                if (!a->all && a->user.empty() && !new_user)
+                    throw OptionError("recommend: give --user ID, --item NAME (repeatable), --items A,B,..., "
+                                      "--items-file FILE or --all-users");
+                if (!a->plays.empty() && !new_user) throw OptionError("--plays: only with --item, --items or --items-file");
                 if (cmd->count("--explain") > 0 && a->explain == 0) a->explain = 3;
                 if (a->all && a->explain > 0) throw OptionError("recommend: --explain is for single queries, not --all-users");
-                const bool ensemble_mode = a->active();
-                if (!ensemble_mode && cand->count() > 0)
+                if (!a->ensemble.empty() && cand->count() > 0)
+                    throw OptionError("--candidates: the ensemble file sets the candidates");
+                if (!a->active() && cand->count() > 0)
                     throw OptionError("--candidates: only for an ensemble (several models)");
-                auto model = load_model(a->model, !a->no_verify);
-                if (ensemble_mode) {
-                    if (!a->index.empty() || !a->items.empty() || a->explain > 0 || a->include_played)
-                        throw OptionError("recommend: with several models or --ensemble, use --user or --all-users "
-                                          "(no --index, --items, --explain or --include-played)");
-                    if (!a->ensemble.empty() && cand->count() > 0)
-                        throw OptionError("--candidates: the ensemble file sets the candidates");
-                    auto members = load_ensemble_members(model, *a, !a->no_verify);
-                    const auto& ptrs = members->models;
-                    const Ensemble& ensemble = members->ensemble;
-                    EnsembleScorer scorer(ptrs);
-                    auto filter = ItemFilter::from_files(model, a->only, a->exclude);
-                    QueryOptions q;
-                    q.n = a->n;
-                    q.threads = a->threads;
-                    if (a->all) {
-                        run_batch(*a, model, "recommend", model.users, q, [&](const QueryOptions& qo) {
-                            return ensemble_recommend_all(scorer, ensemble, filter, qo);
-                        });
-                        return 0;
-                    }
-                    auto u = resolve_user(model, a->user);
-                    nlohmann::json query = {{"id", a->user}, {"name", a->user}};
-                    print_results(model,
-                                  fmt::format("Recommendations for user {}, ensemble of {} models:", a->user, ptrs.size()),
-                                  ensemble_recommend(scorer, ensemble, u, filter, q), a->json, query);
-                    return 0;
-                }
-                if (!a->index.empty() && !a->items.empty())
-                    throw OptionError("recommend: --index works with --user and --all-users, not --items");
-                auto filter = ItemFilter::from_files(model, a->only, a->exclude);
-                auto index = open_index_for(cmd, a->index);
-                QueryOptions q;
-                q.n = a->n;
-                q.filter_played = !a->include_played;
-                q.explain = a->explain;
-                q.threads = a->threads;
+                const auto rec = open_recommender(*a, *a);
+                check_search_flags(cmd, rec);
+                check_index_serves(rec, false);
+                const auto filter = ItemFilter::from_files(rec.model(), a->only, a->exclude);
+                const Query q{.n = a->n,
+                              .filter = &filter,
+                              .filter_played = !a->include_played,
+                              .explain = a->explain,
+                              .search = a->search};
+                const std::string ensemble =
+                    rec.ensemble() ? fmt::format(", ensemble of {} models", rec.members()) : std::string();
                 if (a->all) {
-                    run_batch(*a, model, "recommend", model.users, q, [&](const QueryOptions& qo) {
-                        return index ? recommend_all_index(model, *index, filter, qo, a->search)
-                                     : recommend_all(model, filter, qo);
-                    });
+                    run_batch(*a, rec, "recommend", rec.model().users,
+                              [&](const Batch& b) { return rec.recommend_batch({}, q, b); });
                     return 0;
                 }
                 if (!a->user.empty()) {
-                    auto u = resolve_user(model, a->user);
-                    auto results = index ? recommend_user_index(model, *index, u, filter, q, a->search)
-                                         : recommend_user(model, u, filter, q);
-                    nlohmann::json query = {{"id", a->user}, {"name", a->user}};
-                    print_results(model, fmt::format("Recommendations for user {}:", a->user), results, a->json, query);
+                    const auto u = rec.user(a->user);
+                    print_results(rec.model(), fmt::format("Recommendations for user {}{}:", a->user, ensemble),
+                                  rec.recommend(u, q), a->json, rec.user_query(u));
                     return 0;
                 }
                 std::vector<std::int32_t> ids;
-                std::vector<float> plays;
+                if (!a->items_file.empty()) {
+                    ids = read_item_list(rec.model(), a->items_file);
+                } else {
+                    for (const auto& s : a->item.empty() ? split_list(a->items, ',') : a->item) ids.push_back(rec.item(s));
+                }
+                if (ids.empty()) throw OptionError("recommend: the new user has no items");
                 nlohmann::json query_items = nlohmann::json::array();
-                for (const auto& s : split_list(a->items, ',')) {
-                    ids.push_back(resolve_item(model, s));
-                    query_items.push_back(item_json(model, ids.back()));
-                }
-                if (ids.empty()) throw OptionError("--items: no items given");
-                if (!a->plays.empty()) {
-                    auto p = split_list(a->plays, ',');
-                    if (p.size() != ids.size())
-                        throw OptionError(fmt::format("--plays has {} values for {} items", p.size(), ids.size()));
-                    for (const auto& v : p) {
-                        try {
-                            std::size_t used = 0;
-                            float x = std::stof(v, &used);
-                            if (used != v.size() || !(x > 0)) throw std::invalid_argument(v);
-                            plays.push_back(x);
-                        } catch (const std::exception&) {
-                            throw OptionError(fmt::format("--plays: '{}' is not a positive number", v));
-                        }
-                    }
-                }
-                auto results = recommend_new_user(model, ids, plays, filter, q);
+                for (auto i : ids) query_items.push_back(rec.item_query(i));
+                const auto plays = parse_plays(a->plays, ids.size());
                 nlohmann::json query = {{"id", nullptr}, {"name", "new user"}, {"items", query_items}};
-                print_results(model, "Recommendations for a new user:", results, a->json, query);
+                print_results(rec.model(), "Recommendations for a new user:", rec.recommend_items(ids, plays, q), a->json,
+                              query);
                 return 0;
             }};
 }

@@ -30,12 +30,9 @@ Command add_similar_users(CLI::App& app) {
     cmd->add_flag("--no-verify", a->no_verify, "Skip checksum verification when loading the model");
     add_threads(cmd, a->threads);
     return {cmd, [a] {
-                auto model = load_model(a->model, !a->no_verify);
-                auto u = resolve_user(model, a->user);
-                QueryOptions q;
-                q.n = a->n;
-                q.threads = a->threads;
-                auto results = similar_users(model, u, q);
+                const auto rec = Recommender::open({.models = {a->model}, .verify = !a->no_verify, .threads = a->threads});
+                const Model& model = rec.model();
+                const auto results = rec.similar_users(rec.user(a->user), {.n = a->n});
                 if (a->json) {
                     nlohmann::json out = {{"query", {{"id", a->user}, {"name", a->user}}}, {"results", nlohmann::json::array()}};
                     for (const auto& r : results) {

@@ -163,6 +163,9 @@ std::string dropped_reason(const Model& model, const char* side, const char* wha
     throw Error(fmt::format("unknown {} '{}'{}{}", what, id, reason, suggestion_suffix(tables, id)));
 }
 
+
+}  // namespace
+
 // Items listed in a file, one per line by key or display name; blank lines and #comments skipped.
 std::vector<std::int32_t> read_item_list(const Model& model, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -190,8 +193,6 @@ std::vector<std::int32_t> read_item_list(const Model& model, const std::string& 
     if (in.bad()) throw Error(fmt::format("{}: read error: {}", path, std::strerror(errno)));
     return out;
 }
-
-}  // namespace
 
 std::string normalize_title(std::string_view s) {
     std::string folded = StringTable::fold_case(s);

@@ -39,6 +39,10 @@ struct ItemFilter {
 // Resolves an item given by key or display name by the rule above.
 // Unknown -> encore::Error "unknown item 'X'; did you mean: A, B, C?".
 std::int32_t resolve_item(const Model& model, std::string_view key_or_name);
+// Items listed in a file, one per line by key or display name (blank lines and #comments skipped; a
+// title may contain commas). Unknown -> ParseError naming the file and line.
+std::vector<std::int32_t> read_item_list(const Model& model, const std::string& path);
+
 // Exact user id. Unknown -> Error with suggestions, or the reason ingest dropped it.
 std::int32_t resolve_user(const Model& model, std::string_view user_id);
 

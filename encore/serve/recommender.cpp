@@ -7,6 +7,7 @@
 #include "encore/kinds/registry.hpp"
 #include "encore/query/ensemble_queries.hpp"
 #include "encore/retrieval/ann.hpp"
+#include "encore/serve/render.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
@@ -231,9 +232,7 @@ std::vector<ResultView> Recommender::view(const std::vector<Recommendation>& res
     return out;
 }
 
-nlohmann::json Recommender::item_query(std::int32_t item) const {
-    return {{"id", std::string(item_key(item))}, {"name", std::string(item_name(item))}};
-}
+nlohmann::json Recommender::item_query(std::int32_t item) const { return item_json(model(), item); }
 
 nlohmann::json Recommender::user_query(std::int32_t user) const {
     const std::string id(user_key(user));
@@ -241,19 +240,7 @@ nlohmann::json Recommender::user_query(std::int32_t user) const {
 }
 
 nlohmann::json Recommender::to_json(const nlohmann::json& query, const std::vector<Recommendation>& results) const {
-    nlohmann::json out = {{"query", query}, {"results", nlohmann::json::array()}};
-    for (const auto& r : results) {
-        auto j = item_query(r.id);
-        j["score"] = r.score;
-        j["because"] = nlohmann::json::array();
-        for (const auto& c : r.because) {
-            auto b = item_query(c.item);
-            b["score"] = c.score;
-            j["because"].push_back(b);
-        }
-        out["results"].push_back(j);
-    }
-    return out;
+    return results_json(model(), query, results);
 }
 
 }  // namespace encore
