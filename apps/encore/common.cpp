@@ -67,7 +67,7 @@ IngestOptions to_ingest_options(const IngestArgs& a, CLI::App* cmd, int threads,
     o.skip_bad_lines = a.skip_bad_lines;
     o.encoding = parse_text_encoding(a.encoding);
     o.threads = threads;
-    o.quiet = quiet;
+    o.reporter = stderr_reporter(quiet);
     return o;
 }
 
@@ -206,7 +206,7 @@ ModelOptions to_model_options(const ModelArgs& a, ModelKind kind, int threads, b
             if (given(key)) with_flag("--" + key, [&] { set_model_option(o, spec.name, a.values.at(key)); });
     }
     o.threads = threads;
-    o.quiet = quiet;
+    o.reporter = stderr_reporter(quiet);
     return o;
 }
 
@@ -267,7 +267,7 @@ std::unique_ptr<EnsembleMembers> load_ensemble_members(const Model& first, const
 void run_batch(const QueryArgs& a, const Model& m, const std::string& label, const StringTable& queries,
                QueryOptions q, const std::function<std::vector<std::vector<Recommendation>>(const QueryOptions&)>& compute) {
     BatchWriter out(a.output, {.format = a.json ? BatchFormat::jsonl : BatchFormat::tsv, .header = !a.no_header, .names = a.names});
-    Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &m.items ? "items" : "users");
+    Progress progress(label, static_cast<double>(queries.size()), stderr_reporter(a.quiet), &queries == &m.items ? "items" : "users");
     q.progress = &progress;
     q.low_precision = !a.float32;
     auto results = compute(q);

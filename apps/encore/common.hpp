@@ -20,6 +20,7 @@
 #include "encore/options/registry.hpp"
 #include "encore/query/queries.hpp"
 #include "encore/serve/render.hpp"
+#include "terminal_reporter.hpp"
 
 namespace encore::cli {
 
