@@ -15,12 +15,11 @@
 int main(int argc, char** argv) {
     try {
         // Play logs: a small Last.fm-360K-shaped TSV (user, artist id, artist name, plays) with planted genres.
-        encore::write_synth("plays.tsv", {.users = 2000, .items = 500, .seed = 1, .quiet = true});
+        encore::write_synth("plays.tsv", {.users = 2000, .items = 500, .seed = 1});
 
         // Ingest: ids, display names and the play matrix both ways.
         encore::IngestOptions ingest_options;
         ingest_options.format = encore::InputFormat::lastfm360k;
-        ingest_options.quiet = true;
         encore::Dataset data = encore::ingest({"plays.tsv"}, ingest_options);
 
         // Train implicit ALS (bm25 weighting, conjugate gradient) and save the model.

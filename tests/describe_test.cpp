@@ -19,7 +19,6 @@ namespace {
 TEST(Describe, EveryEncoreFileKind) {
     testing::TempDir dir;
     IngestOptions o;
-    o.quiet = true;
     o.format = InputFormat::tsv;
     o.min_value = 2;
     auto data = ingest({dir.write("p.tsv", "u1\ta\t3\nu1\tb\t1\nu2\tb\t1\n")}, o);

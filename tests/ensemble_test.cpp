@@ -41,7 +41,7 @@ const Data& data() {
         static testing::TempDir dir;
         auto* out = new Data;
         out->plays = dir.file("plays.tsv");
-        SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2, .quiet = true};
+        SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2};
         static_cast<testing::SynthSplit&>(*out) = testing::synth_split(out->plays, so, 3);
         return out;
     }();

@@ -29,7 +29,6 @@ Dataset two_blocks(std::uint32_t seed) {
 ModelOptions options(ModelKind kind) {
     auto o = default_model_options(kind);
     o.threads = 1;
-    o.quiet = true;
     o.als.factors = o.bpr.factors = o.lmf.factors = o.lsa.factors = 8;
     return o;
 }

@@ -17,7 +17,6 @@ IngestOptions options(InputFormat f, TextEncoding e = TextEncoding::utf8) {
     IngestOptions o;
     o.format = f;
     o.encoding = e;
-    o.quiet = true;
     o.threads = 2;
     return o;
 }

@@ -24,7 +24,6 @@ using testing::TempDir;
 IngestOptions quiet_options(InputFormat f = InputFormat::auto_detect) {
     IngestOptions o;
     o.format = f;
-    o.quiet = true;
     o.threads = 2;
     return o;
 }

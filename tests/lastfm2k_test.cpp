@@ -25,7 +25,6 @@ TEST(LastFm2k, BeatlesRelatedIncludeLennonOrMcCartney) {
     if (root.empty()) GTEST_SKIP() << "../shared/datasets absent";
     IngestOptions io;
     io.format = InputFormat::lastfm2k;
-    io.quiet = true;
     auto data = ingest({root + "/lastfm-2k/user_artists.dat"}, io);
     ASSERT_EQ(data.n_users(), 1892);
 

@@ -25,7 +25,7 @@ using SynthData = testing::SynthSplit;
 const SynthData& synth() {
     static SynthData* d = [] {
         testing::TempDir dir;
-        SynthOptions so{.users = 400, .items = 300, .genres = 8, .max_items_per_user = 20, .seed = 3, .threads = 2, .quiet = true};
+        SynthOptions so{.users = 400, .items = 300, .genres = 8, .max_items_per_user = 20, .seed = 3, .threads = 2};
         return new SynthData(testing::synth_split(dir.file("plays.tsv"), so, 7));
     }();
     return *d;
@@ -140,7 +140,7 @@ namespace {
 TEST(FamilyCli, EvalComparesModelsAsJsonAndRejectsBadOptions) {
     testing::TempDir dir;
     auto tsv = dir.file("plays.tsv");
-    write_synth(tsv, {.users = 200, .items = 150, .genres = 6, .max_items_per_user = 15, .seed = 1, .threads = 2, .quiet = true});
+    write_synth(tsv, {.users = 200, .items = 150, .genres = 6, .max_items_per_user = 15, .seed = 1, .threads = 2});
     auto r = testing::run_cli(fmt::format(
         "eval {} --format lastfm360k --models als,knn,popular --factors 8 --als.iterations 3 --k 5 --seed 2 --threads 2 --json --quiet",
         tsv));

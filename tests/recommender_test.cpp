@@ -31,7 +31,7 @@ struct Fixture {
 const Fixture& fixture() {
     static Fixture* f = [] {
         auto* f = new Fixture;
-        SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2, .quiet = true};
+        SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2};
         f->data = testing::synth_split(f->dir.file("plays.tsv"), so, 3).all;
         for (const ModelType* t : model_types()) {
             auto o = default_model_options(t);
@@ -193,7 +193,7 @@ TEST(Recommender, EnsembleOfSeveralModels) {
 TEST(Recommender, BatchProgressAndCancellation) {
     const auto& f = fixture();
     auto rec = Recommender::open({.models = {f.path("als")}});
-    Progress progress("related", 0, true);
+    Progress progress("related", 0, nullptr);
     auto all = rec.related_batch({}, {.n = 5}, {.threads = 2, .progress = &progress});
     EXPECT_EQ(static_cast<std::int64_t>(all.size()), rec.model().n_items());
     std::atomic<bool> cancel{true};

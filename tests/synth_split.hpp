@@ -21,7 +21,6 @@ inline SynthSplit synth_split(const std::string& plays, const SynthOptions& opti
     write_synth(plays, options);
     IngestOptions io;
     io.format = InputFormat::lastfm360k;
-    io.quiet = true;
     io.threads = 2;
     SynthSplit out;
     out.all = ingest({plays}, io);

@@ -72,7 +72,6 @@ SynthOptions small_options() {
     o.max_items_per_user = 30;
     o.seed = 7;
     o.threads = 2;
-    o.quiet = true;
     return o;
 }
 
@@ -256,7 +255,6 @@ TEST(Synth, TinyShapesWork) {
     o.items = 1;
     o.genres = 1;
     o.max_items_per_user = 1;
-    o.quiet = true;
     auto report = write_synth(dir.file("t.tsv"), o);
     EXPECT_EQ(report.rows, 3);
     auto rows = parse(read_all(dir.file("t.tsv")));

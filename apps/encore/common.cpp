@@ -67,7 +67,7 @@ IngestOptions to_ingest_options(const IngestArgs& a, CLI::App* cmd, int threads,
     o.skip_bad_lines = a.skip_bad_lines;
     o.encoding = parse_text_encoding(a.encoding);
     o.threads = threads;
-    o.quiet = quiet;
+    o.reporter = stderr_reporter(quiet);
     return o;
 }
 
@@ -206,7 +206,7 @@ ModelOptions to_model_options(const ModelArgs& a, ModelKind kind, int threads, b
             if (given(key)) with_flag("--" + key, [&] { set_model_option(o, spec.name, a.values.at(key)); });
     }
     o.threads = threads;
-    o.quiet = quiet;
+    o.reporter = stderr_reporter(quiet);
     return o;
 }
 
@@ -269,7 +269,8 @@ Recommender open_recommender(const QueryArgs& a, const EnsembleArgs& e) {
 void run_batch(const QueryArgs& a, const Recommender& rec, const std::string& label, const StringTable& queries,
                const std::function<std::vector<std::vector<Recommendation>>(const Batch&)>& compute) {
     BatchWriter out(a.output, {.format = a.json ? BatchFormat::jsonl : BatchFormat::tsv, .header = !a.no_header, .names = a.names});
-    Progress progress(label, static_cast<double>(queries.size()), a.quiet, &queries == &rec.model().items ? "items" : "users");
+    Progress progress(label, static_cast<double>(queries.size()), stderr_reporter(a.quiet),
+                      &queries == &rec.model().items ? "items" : "users");
     auto results = compute({.threads = a.threads, .progress = &progress, .low_precision = !a.float32});
     progress.finish();
     out.write(rec.model(), queries, results);

@@ -21,6 +21,7 @@
 #include "encore/query/queries.hpp"
 #include "encore/serve/recommender.hpp"
 #include "encore/serve/render.hpp"
+#include "terminal_reporter.hpp"
 
 namespace encore::cli {
 

@@ -62,7 +62,7 @@ Command add_ensemble(CLI::App& app) {
                 request.fit = a->fit;
                 request.fit.seed = model_seed(a->train);
                 request.fit.threads = a->threads;
-                request.fit.quiet = a->quiet;
+                request.fit.reporter = stderr_reporter(a->quiet);
                 request.train_on_all = !a->save_models.empty();
                 for (const auto& s : a->in.inputs) request.source += (request.source.empty() ? "" : " ") + s;
                 check_ensemble_request(request);

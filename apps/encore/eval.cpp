@@ -89,7 +89,7 @@ Command add_eval(CLI::App& app) {
                 request.k = a->k;
                 request.related_hits = a->related_hits;
                 request.threads = a->threads;
-                request.quiet = a->quiet;
+                request.reporter = stderr_reporter(a->quiet);
                 check_eval_request(request);
                 const auto report = evaluate(load_or_ingest(a->in, cmd, a->threads, a->quiet), request);
                 if (a->json)

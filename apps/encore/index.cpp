@@ -55,7 +55,7 @@ Command add_index(CLI::App& app) {
                 std::unique_ptr<AnnIndex> index;
                 {
                     Progress progress(fmt::format("index ({})", a->build.kind),
-                                      forest ? a->build.trees : static_cast<double>(model.n_items()), a->quiet,
+                                      forest ? a->build.trees : static_cast<double>(model.n_items()), stderr_reporter(a->quiet),
                                       forest ? "trees" : "items");
                     a->build.progress = &progress;
                     index = build_index(model.item_factors, a->build);

@@ -14,6 +14,7 @@ Command add_synth(CLI::App& app) {
     auto* cmd = app.add_subcommand("synth", "Write a synthetic Last.fm-360K-shaped TSV with planted taste structure");
     auto o = std::make_shared<SynthOptions>();
     auto out = std::make_shared<std::string>();
+    auto quiet = std::make_shared<bool>(false);
     cmd->add_option("--users", o->users, "Users")->type_name("INT")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
     cmd->add_option("--items", o->items, "Items (artists)")->type_name("INT")->capture_default_str()->check(CLI::Range(1LL, 1000000000LL));
     cmd->add_option("--genres", o->genres, "Planted genres")->type_name("INT")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -22,11 +23,12 @@ Command add_synth(CLI::App& app) {
     cmd->add_option("--seed", o->seed, "Random seed")->type_name("INT")->capture_default_str();
     cmd->add_option("-o,--output", *out, "Output TSV")->type_name("FILE")->required();
     add_threads(cmd, o->threads);
-    add_quiet(cmd, o->quiet);
-    return {cmd, [o, out] {
+    add_quiet(cmd, *quiet);
+    return {cmd, [o, out, quiet] {
+                o->reporter = stderr_reporter(*quiet);
                 auto r = write_synth(*out, *o);
-                info(o->quiet, fmt::format("wrote {} rows ({:.1f} MB) to {} in {:.2f} s ({:.1f}M rows/s)", r.rows,
-                                           r.bytes / 1e6, *out, r.seconds, r.seconds > 0 ? r.rows / r.seconds / 1e6 : 0.0));
+                info(*quiet, fmt::format("wrote {} rows ({:.1f} MB) to {} in {:.2f} s ({:.1f}M rows/s)", r.rows,
+                                        r.bytes / 1e6, *out, r.seconds, r.seconds > 0 ? r.rows / r.seconds / 1e6 : 0.0));
                 return 0;
             }};
 }

@@ -1321,7 +1321,7 @@ Dataset ingest(const std::vector<std::string>& inputs, const IngestOptions& opti
         }
     }
 
-    Progress progress("ingest", has_stdin ? 0.0 : total_mb, options.quiet, "MB");
+    Progress progress("ingest", has_stdin ? 0.0 : total_mb, options.reporter, "MB");
     Ingester ing(options, progress);
     for (std::size_t k = 0; k < inputs.size(); ++k) {
         ing.add_input(inputs[k], maps[k]);

@@ -74,6 +74,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 enum class InputFormat { auto_detect, lastfm360k, lastfm2k, movielens, csv, tsv };
 
 // "lastfm360k", "lastfm2k", "movielens", "csv", "tsv", "auto"; throws OptionError otherwise.
@@ -102,7 +104,7 @@ struct IngestOptions {
     bool skip_bad_lines = false;      // skip and count malformed rows instead of stopping
     TextEncoding encoding = TextEncoding::utf8;  // how bytes of keys and names are read (rules above)
     int threads = 0;                  // 0 = all cores
-    bool quiet = false;
+    Reporter* reporter = nullptr;  // progress in MB; null = silent
     // Tuning knobs (tests use them to force many chunks/blocks on small inputs):
     std::size_t chunk_bytes = 0;        // max bytes one thread parses at a time; 0 = block / threads
     std::size_t stdin_block_bytes = 0;  // bytes read from standard input per block; 0 = 64 MiB

@@ -466,7 +466,7 @@ SynthReport write_synth(const std::string& path, const SynthOptions& options) {
     check_options(options);
     const int threads = resolve_threads(options.threads);
     AtomicFile file(path);  // first, so that a bad path fails before any work
-    Progress progress("synth", -1, options.quiet, "MB");
+    Progress progress("synth", -1, options.reporter, "MB");
 
     const ItemText text = make_item_text(options, threads);
     const ItemModel model = make_item_model(options);

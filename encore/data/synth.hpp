@@ -14,6 +14,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 struct SynthOptions {
     std::int64_t users = 1000;
     std::int64_t items = 1000;       // artists; at most 2^31 - 1
@@ -21,7 +23,7 @@ struct SynthOptions {
     int max_items_per_user = 50;     // 1 .. items
     std::uint64_t seed = 0;
     int threads = 0;                 // 0 = all cores; the output does not depend on it
-    bool quiet = false;
+    Reporter* reporter = nullptr;  // progress in MB; null = silent
 };
 
 struct SynthReport {
@@ -30,7 +32,7 @@ struct SynthReport {
     double seconds = 0;
 };
 
-// Writes atomically (temp file + rename); progress in MB on stderr unless quiet. Same options -> same
+// Writes atomically (temp file + rename); progress in MB to options.reporter. Same options -> same
 // bytes, whatever the thread count. Throws OptionError for options out of range, Error on I/O failure.
 SynthReport write_synth(const std::string& path, const SynthOptions& options);
 

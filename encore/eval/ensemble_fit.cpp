@@ -165,7 +165,7 @@ Ensemble fit_ensemble(const EnsembleScorer& scorer, const Csr& heldout, const En
     auto index_of = [&items](std::int32_t i) {
         return static_cast<std::size_t>(std::lower_bound(items.begin(), items.end(), i) - items.begin());
     };
-    Progress progress("ensemble fit", static_cast<double>(items.size() + users.size()), o.quiet, "queries");
+    Progress progress("ensemble fit", static_cast<double>(items.size() + users.size()), o.reporter, "queries");
     Examples related, recommend;
     std::vector<EnsembleCandidates> related_cands(items.size());
     {

@@ -33,7 +33,7 @@ struct EnsembleFitOptions {
     int related_k = 10;           // related: the hit rate the weights are refined for (list length)
     LogisticOptions logistic;
     int threads = 0;
-    bool quiet = true;
+    Reporter* reporter = nullptr;  // progress; null = silent
 };
 
 // Fits both weight sets for members trained on some data, from heldout = the plays they did not see

@@ -141,7 +141,7 @@ EvalReport evaluate(const Dataset& data, const EvalRequest& request) {
             score(
                 row,
                 [&] {
-                    Progress progress("evaluate " + row.name, static_cast<double>(model.n_users()), rq.quiet, "users");
+                    Progress progress("evaluate " + row.name, static_cast<double>(model.n_users()), rq.reporter, "users");
                     QueryOptions qp = q;
                     qp.progress = &progress;
                     auto recs = recommend_all(model, ItemFilter{}, qp);
@@ -162,7 +162,7 @@ EvalReport evaluate(const Dataset& data, const EvalRequest& request) {
         auto fit = rq.ensemble_fit;
         fit.seed = rq.seed;
         fit.threads = rq.threads;
-        fit.quiet = rq.quiet;
+        fit.reporter = rq.reporter;
         const auto start = std::chrono::steady_clock::now();
         row.weights = fit_ensemble_on_split(train, rq.models, fit);
         row.has_weights = true;

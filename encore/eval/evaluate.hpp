@@ -39,14 +39,14 @@ EvalModels parse_eval_models(const std::vector<std::string>& names);
 struct EvalRequest {
     std::vector<ModelOptions> models;  // the single models, in report order (kind and options each)
     bool ensemble = false;             // also evaluate the ensemble of `models`
-    // The ensemble's fit (candidates, sampled users, ...); its seed, threads and quiet are the request's.
+    // The ensemble's fit (candidates, sampled users, ...); its seed, threads and reporter are the request's.
     EnsembleFitOptions ensemble_fit;
     double test_fraction = 0.2;  // share of interactions held out, in (0, 1)
     std::uint64_t seed = 0;      // the split's (and the ensemble fit's) seed
     int k = 10;                  // metrics cut-off, >= 1
     bool related_hits = false;   // also the related-items hit rate at k
     int threads = 0;             // 0 = all cores
-    bool quiet = true;           // progress and status lines on stderr (encore/util/progress.hpp)
+    Reporter* reporter = nullptr;  // progress and status lines (encore/util/progress.hpp); null = silent
 };
 
 // Throws OptionError for a request evaluate would refuse (no model, k < 1, test_fraction outside (0, 1),
@@ -83,7 +83,7 @@ EvalReport evaluate(const Dataset& data, const EvalRequest& request);
 // `encore ensemble`: weights fitted on a holdout of data, and optionally the members trained on all of it.
 struct EnsembleRequest {
     std::vector<ModelOptions> models;  // the members, in the order queries will be given them
-    EnsembleFitOptions fit;            // holdout_fraction, seed, candidates, threads, quiet, ...
+    EnsembleFitOptions fit;            // holdout_fraction, seed, candidates, threads, reporter, ...
     bool train_on_all = false;  // also train every member on all the data (EnsembleFitReport::models)
     std::string source;         // provenance recorded in the ensemble's info and the models'
 };

@@ -17,7 +17,7 @@ public:
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         AlsOptions a = o.als;
         a.threads = o.threads;
-        a.quiet = o.quiet;
+        a.reporter = o.reporter;
         AlsReport r;
         train_als(m.user_items, m.user_items.transpose(o.threads), a, m.user_factors, m.item_factors, &r);
         m.regularization = a.regularization;

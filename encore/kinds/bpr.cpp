@@ -22,7 +22,7 @@ public:
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         BprOptions a = o.bpr;
         a.threads = o.threads;
-        a.quiet = o.quiet;
+        a.reporter = o.reporter;
         BprReport r;
         train_bpr(m.user_items, a, m.user_factors, m.item_factors, &r);
         // Fold-in of new users solves least squares against the item factors with this lambda.

@@ -55,8 +55,8 @@ Model train_model(const Dataset& data, const ModelOptions& o, const std::string&
     m.info["data"]["source"] = source;
     trained.training["seconds"] = secs;
     m.info["training"] = trained.training;
-    info(o.quiet, fmt::format("trained {} on {} users x {} items in {:.2f} s", trained.summary, data.n_users(),
-                              data.n_items(), secs));
+    encore::report(o.reporter, fmt::format("trained {} on {} users x {} items in {:.2f} s", trained.summary,
+                                           data.n_users(), data.n_items(), secs));
     if (report) {
         report->seconds = secs;
         report->training = trained.training;

@@ -44,7 +44,7 @@ struct ModelOptions {
     LmfOptions lmf;
     KnnOptions knn;
     int threads = 0;     // 0 = all cores; overrides the per-model value
-    bool quiet = true;   // progress on stderr
+    Reporter* reporter = nullptr;  // progress and the "trained ..." line; null = silent
 };
 
 // The defaults for a kind (its weighting included).

@@ -95,7 +95,7 @@ public:
     KindTraining train(const Dataset& data, const ModelOptions& o, Model& m) const override {
         KnnOptions a = o.knn;
         a.threads = o.threads;
-        a.quiet = o.quiet;
+        a.reporter = o.reporter;
         // cosine compares the model's confidences; tfidf and bm25 weigh the raw plays themselves.
         m.item_neighbours = train_knn(a.similarity == KnnSimilarity::cosine ? m.user_items : data.by_user, a);
         m.user_factors = Matrix(data.n_users(), 0);

@@ -23,7 +23,7 @@ public:
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         LmfOptions a = o.lmf;
         a.threads = o.threads;
-        a.quiet = o.quiet;
+        a.reporter = o.reporter;
         LmfReport r;
         train_lmf(m.user_items, m.user_items.transpose(o.threads), a, m.user_factors, m.item_factors, &r);
         m.regularization = a.regularization;

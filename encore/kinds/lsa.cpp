@@ -17,7 +17,7 @@ public:
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         LsaOptions a = o.lsa;
         a.threads = o.threads;
-        a.quiet = o.quiet;
+        a.reporter = o.reporter;
         LsaReport r;
         train_lsa(m.user_items, m.user_items.transpose(o.threads), a, m.user_factors, m.item_factors, &r);
         KindTraining t;

@@ -563,7 +563,7 @@ void train_als(const Csr& cui_by_user, const Csr& cui_by_item, const AlsOptions&
         update(cui, Y, X, options, spaces, cap, basis.d.get(), half,
                options.cg_precondition ? basis.inv_d.get() : nullptr);
     };
-    Progress progress("als", options.iterations, options.quiet, "iterations");
+    Progress progress("als", options.iterations, options.reporter, "iterations");
     for (int it = 0; it < options.iterations; ++it) {
         half_step(cui_by_user, item_factors, user_factors);
         half_step(cui_by_item, user_factors, item_factors);

@@ -14,6 +14,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 enum class AlsSolver { cholesky, cg };
 AlsSolver parse_als_solver(std::string_view name);  // throws OptionError
 std::string_view als_solver_name(AlsSolver s);
@@ -45,7 +47,7 @@ struct AlsOptions {
     std::uint64_t seed = 0;
     int threads = 0;            // 0 = all cores
     bool compute_loss = false;  // the full loss after every iteration (costs about one CG step)
-    bool quiet = true;          // progress on stderr
+    Reporter* reporter = nullptr;  // progress; null = silent
     // Factor rows gathered at once into a thread's buffer (0 = automatic: 8 MB worth). Rows with more
     // entries (very popular items) are processed in chunks, re-gathered on every pass.
     std::int64_t block_rows = 0;

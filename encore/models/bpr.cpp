@@ -58,7 +58,7 @@ void train_bpr(const Csr& by_user, const BprOptions& o, Matrix& X, Matrix& Y, Bp
 
     const int threads = resolve_threads(o.threads);
     const float lr = o.learning_rate, reg = o.regularization;
-    Progress progress("bpr", o.iterations, o.quiet, "epochs");
+    Progress progress("bpr", o.iterations, o.reporter, "epochs");
     for (int epoch = 0; epoch < o.iterations; ++epoch) {
         std::int64_t correct = 0, skipped = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : correct, skipped)

@@ -18,6 +18,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 struct BprOptions {
     int factors = 64;  // including the item-bias column
     float learning_rate = 0.05f;  // 0.01 is implicit's default; 0.05 ranks better on Last.fm 2K
@@ -28,7 +30,7 @@ struct BprOptions {
     bool popular_negatives = false;  // draw negatives in proportion to popularity instead of uniformly
     std::uint64_t seed = 0;
     int threads = 0;               // 0 = all cores
-    bool quiet = true;
+    Reporter* reporter = nullptr;  // progress; null = silent
 };
 
 struct BprReport {

@@ -79,7 +79,7 @@ Csr train_knn(const Csr& values_by_user, const KnnOptions& o) {
         float score;
     };
     std::vector<std::vector<Neighbour>> rows(static_cast<std::size_t>(n));
-    Progress progress("knn", static_cast<double>(n), o.quiet, "items");
+    Progress progress("knn", static_cast<double>(n), o.reporter, "items");
 #pragma omp parallel num_threads(threads)
     {
         // A dense accumulator per thread plus the list of touched entries (reset after each item).

@@ -14,6 +14,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 enum class KnnSimilarity { cosine, tfidf, bm25 };
 KnnSimilarity parse_knn_similarity(std::string_view name);  // throws OptionError
 std::string_view knn_similarity_name(KnnSimilarity s);
@@ -24,7 +26,7 @@ struct KnnOptions {
     float K1 = 1.2f;       // bm25 only (implicit's BM25Recommender defaults)
     float B = 0.75f;       // bm25 only
     int threads = 0;       // 0 = all cores
-    bool quiet = true;
+    Reporter* reporter = nullptr;  // progress; null = silent
 };
 
 // values_by_user: users x items, the values the similarity is computed from (for cosine the

@@ -104,7 +104,7 @@ void train_lmf(const Csr& by_user, const Csr& by_item, const LmfOptions& o, Matr
     }
     Matrix hx(X.rows(), F), hy(Y.rows(), F);
     const int threads = resolve_threads(o.threads);
-    Progress progress("lmf", o.iterations, o.quiet, "iterations");
+    Progress progress("lmf", o.iterations, o.reporter, "iterations");
     for (int it = 0; it < o.iterations; ++it) {
         update_side(by_user, X, Y, hx, o, ib, 3 + 2 * static_cast<std::uint64_t>(it), threads);
         double ll = update_side(by_item, Y, X, hy, o, ub, 4 + 2 * static_cast<std::uint64_t>(it), threads);

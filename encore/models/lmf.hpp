@@ -19,6 +19,8 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 struct LmfOptions {
     int factors = 64;  // latent factors, not counting the two bias columns
     float learning_rate = 0.05f;  // (implicit: 30 factors, rate 1, regularization 0.6)
@@ -27,7 +29,7 @@ struct LmfOptions {
     int negative_samples = 30;  // negatives per positive, on average
     std::uint64_t seed = 0;
     int threads = 0;            // 0 = all cores
-    bool quiet = true;
+    Reporter* reporter = nullptr;  // progress; null = silent
 };
 
 struct LmfReport {

@@ -79,7 +79,7 @@ void train_lsa(const Csr& by_user, const Csr& by_item, const LsaOptions& o, Matr
     const std::int64_t l = std::min(k + o.oversample, std::min(users, items));
     const int threads = resolve_threads(o.threads);
 
-    Progress progress("lsa", static_cast<double>(o.power_iterations + 2), o.quiet, "passes");
+    Progress progress("lsa", static_cast<double>(o.power_iterations + 2), o.reporter, "passes");
     Dense Q = orthonormal(sparse_times(by_user, gaussian(items, l, o.seed), threads));  // users x l
     progress.add(1);
     for (int it = 0; it < o.power_iterations; ++it) {

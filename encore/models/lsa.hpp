@@ -17,13 +17,15 @@
 
 namespace encore {
 
+class Reporter;  // encore/util/progress.hpp
+
 struct LsaOptions {
     int factors = 64;
     int oversample = 10;
     int power_iterations = 4;
     std::uint64_t seed = 0;
     int threads = 0;  // 0 = all cores
-    bool quiet = true;
+    Reporter* reporter = nullptr;  // progress; null = silent
 };
 
 struct LsaReport {
