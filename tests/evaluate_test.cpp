@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "encore/eval/evaluate.hpp"
@@ -19,8 +20,8 @@ Dataset two_blocks(std::uint32_t seed) {
     d.by_user = testing::two_block_plays(seed, 5);
     d.by_item = d.by_user.transpose(1);
     std::vector<std::string> users, items;
-    for (std::int64_t u = 0; u < d.by_user.rows; ++u) users.push_back("u" + std::to_string(u));
-    for (std::int64_t i = 0; i < d.by_user.cols; ++i) items.push_back("i" + std::to_string(i));
+    for (std::int64_t u = 0; u < d.by_user.rows; ++u) users.push_back(fmt::format("u{}", u));
+    for (std::int64_t i = 0; i < d.by_user.cols; ++i) items.push_back(fmt::format("i{}", i));
     d.users = StringTable::build(users);
     d.items = StringTable::build(items);
     return d;

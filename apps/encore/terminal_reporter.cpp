@@ -41,7 +41,7 @@ void TerminalReporter::progress(const ProgressState& s) {
     }
     const double secs = s.elapsed_seconds;
     const double rate = secs > 0 ? s.done / secs : 0.0;
-    const std::string unit = s.unit.empty() ? "" : " " + std::string(s.unit);
+    const std::string unit = s.unit.empty() ? std::string() : fmt::format(" {}", s.unit);
     std::string line;
     if (s.total > 0) {
         const double frac = std::min(1.0, s.done / s.total);
