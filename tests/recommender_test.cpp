@@ -1,6 +1,7 @@
 // The registry, every kind's Scorer (batch answers equal single ones), and the Recommender: it answers
 // exactly as the free query functions, chooses exact / index / ensemble scoring from what it opened,
 // checks files once at open, and is safe to query from many threads at once.
+#include <memory>
 #include <atomic>
 #include <thread>
 
@@ -29,8 +30,9 @@ struct Fixture {
 };
 
 const Fixture& fixture() {
-    static Fixture* f = [] {
-        auto* f = new Fixture;
+    // Owned by a static so that the temporary directory is removed at exit.
+    static const std::unique_ptr<Fixture> f = [] {
+        auto f = std::make_unique<Fixture>();
         SynthOptions so{.users = 300, .items = 200, .genres = 6, .max_items_per_user = 20, .seed = 5, .threads = 2};
         f->data = testing::synth_split(f->dir.file("plays.tsv"), so, 3).all;
         for (const ModelType* t : model_types()) {
