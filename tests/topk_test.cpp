@@ -291,6 +291,20 @@ TEST(ScoreKernels, InterleavedRowsMatchScoreOne) {
     for (std::size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(out[i], kernels::score_one(Q.row(0), rows[i], T.stride()));
 }
 
+// The few-query pass: every row scored (vector path for dims that are multiples of 8, scalar tail
+// rows and odd dims), agreeing with the sequential chain to rounding.
+TEST(ScoreKernels, ContiguousRowsMatchScoreOne) {
+    for (std::int64_t dim : {64, 24, 13}) {
+        auto Q = random_matrix(1, dim, 5), T = random_matrix(21, dim, 6);
+        std::vector<float> out(21, -1.0f);
+        kernels::score_contiguous(Q.row(0), T.row(0), T.stride(), 21, dim, out.data());
+        for (std::int64_t i = 0; i < 21; ++i) {
+            const float want = kernels::score_one(Q.row(0), T.row(i), dim);
+            EXPECT_NEAR(out[static_cast<std::size_t>(i)], want, 1e-5f * (1.0f + std::abs(want))) << "dim " << dim << " row " << i;
+        }
+    }
+}
+
 TEST(ScoreKernels, Bf16RoundingIsNearestEven) {
     EXPECT_EQ(kernels::to_bf16(1.0f), 0x3F80);
     EXPECT_EQ(kernels::to_bf16(-2.0f), 0xC000);

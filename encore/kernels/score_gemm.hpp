@@ -58,6 +58,15 @@ inline float score_one(const float* q, const float* t, std::int64_t dim) {
 // multiply-add's latency, eight independent ones keep the units busy. Bit-identical to score_one.
 void score_rows(const float* q, const float* const* rows, std::int64_t n, std::int64_t dim, float* out);
 
+// One query against n contiguous rows (stride apart): out[i] = q . row i over dim values. For few
+// queries, where packing the targets would cost more than it saves: eight rows at a time, each a
+// vector accumulator over the dimensions, reduced together at the end (AVX2/AVX-512), so the pass
+// runs at memory speed. The summation order differs from score_one's chain (scores agree to
+// rounding, not bit for bit); every few-query path uses this one function, so a query scores the
+// same whether asked alone or with others.
+void score_contiguous(const float* q, const float* rows, std::int64_t stride, std::int64_t n, std::int64_t dim,
+                      float* out);
+
 // ---- the low-precision pass ----
 // Candidates first, exactly after: bf16 copies of queries and targets scored with AVX-512 BF16 dot
 // products (twice the multiply-adds per instruction of float32), then every target that could be in

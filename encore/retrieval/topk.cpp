@@ -15,7 +15,6 @@
 #include <cstring>
 #include <limits>
 
-#include <Eigen/Dense>
 
 #include "encore/kernels/score_gemm.hpp"
 #include "encore/kernels/topk_scan.hpp"
@@ -34,9 +33,6 @@ constexpr std::int64_t kTargetBlock = 512;
 // Heaps of all queries in a block share one buffer; with a huge k the block shrinks to keep it bounded.
 constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstRowMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
-using RowMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // a ranks strictly below b: lower score, or the same score and a higher id.
 inline bool worse(const ScoredItem& a, const ScoredItem& b) {
@@ -229,7 +225,7 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
     threads = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), n_blocks));
 
     // With many queries, the targets packed once into the scoring kernel's panels (one pass over
-    // them; a few queries read the targets once or twice, so there Eigen's GEMM on the rows is used).
+    // them; a few queries read the targets once or twice, so there each query streams the rows).
     const bool packed = nq >= 64 && queries.stride() == T.stride();
     // The bf16 candidate pass + exact re-rank (same results, see score_gemm.hpp) where it runs.
     const bool bf16 = packed && low_precision && keff > 0 && bf16_usable(queries, T, threads);
@@ -270,7 +266,6 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
             }
             if (bf16) kernels::pack_queries_bf16(queries.row(q0), queries.stride(), qn, T.stride(), qpack);
             if (keff > 0) {
-                ConstRowMap Q(queries.row(q0), qn, dim, Eigen::OuterStride<>(queries.stride()));
                 for (std::int64_t t0 = 0; t0 < n_set; t0 += tblock) {
                     const std::int64_t tn = std::min(tblock, n_set - t0);
                     // Either way, query q's scores land contiguous at scores + q * tblock.
@@ -279,9 +274,10 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
                     } else if (packed) {
                         kernels::score_block(queries.row(q0), queries.stride(), qn, P, t0, tn, scores.data(), tblock);
                     } else {
-                        ConstRowMap Tb(T.row(t0), tn, dim, Eigen::OuterStride<>(T.stride()));
-                        RowMap S(scores.data(), qn, tn, Eigen::OuterStride<>(tblock));
-                        S.noalias() = Q * Tb.transpose();
+                        // Few queries: each streams the block (in L2 after the first) at memory speed.
+                        for (std::int64_t q = 0; q < qn; ++q)
+                            kernels::score_contiguous(queries.row(q0 + q), T.row(t0), T.stride(), tn, dim,
+                                                      scores.data() + q * tblock);
                     }
                     for (std::int64_t q = 0; q < qn; ++q)
                         select_block(sel[static_cast<std::size_t>(q)], scores.data() + q * tblock, t0, tn, set,
