@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     row("related, graph index", rel_graph);
     row("recommend, known user, exact", rec_exact);
     fmt::print("\n| open (model + index) | median |\n|---|---|\n");
-    fmt::print("| open, verify off | {:.2f} ms |\n| warm() | {:.1f} ms |\n| first related after open (lazy preparation) | {:.1f} ms |\n"
+    fmt::print("| open, verify off | {:.2f} ms |\n| warm() | {:.1f} ms |\n| first related through the index after open | {:.1f} ms |\n"
                "| open, verify on | {:.1f} ms |\n",
                median(open_ms), median(warm_ms), median(first_ms), median(verify_ms));
     nlohmann::json j = {{"related_exact_p50_ms", med(rel_exact, &Percentiles::p50)},

@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-pandas python3-scipy
   python3-hnswlib python3-faiss python3-matplotlib
-  cython3 python3-dev python3-tqdm python3-threadpoolctl
+  python3-tqdm python3-threadpoolctl
 )
 
 missing=()

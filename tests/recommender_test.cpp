@@ -1,8 +1,8 @@
 // The registry, every kind's Scorer (batch answers equal single ones), and the Recommender: it answers
 // exactly as the free query functions, chooses exact / index / ensemble scoring from what it opened,
 // checks files once at open, and is safe to query from many threads at once.
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>

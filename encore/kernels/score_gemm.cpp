@@ -1,7 +1,5 @@
 #include "encore/kernels/score_gemm.hpp"
 
-#include "encore/util/prefetch.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,6 +7,9 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
+
+#include "encore/kernels/distance.hpp"
+#include "encore/kernels/simd_reduce.hpp"
 
 namespace encore::kernels {
 
@@ -207,39 +208,23 @@ void score_rows(const float* q, const float* const* rows, std::int64_t n, std::i
     for (; i < n; ++i) out[i] = score_one(q, rows[i], dim);
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-namespace {
-// Sum of each of eight accumulators, as the eight lanes of one vector.
-inline __m256 reduce8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
-    const __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
-    const __m256 h45 = _mm256_hadd_ps(a4, a5), h67 = _mm256_hadd_ps(a6, a7);
-    const __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
-    // h0123 = [r0 r1 r2 r3 (low half) | r0 r1 r2 r3 (high half)], partial sums of each half.
-    const __m256 lo = _mm256_permute2f128_ps(h0123, h4567, 0x20), hi = _mm256_permute2f128_ps(h0123, h4567, 0x31);
-    return _mm256_add_ps(lo, hi);
-}
-}  // namespace
-#endif
-
 void score_contiguous(const float* q, const float* rows, std::int64_t stride, std::int64_t n, std::int64_t dim,
                       float* out) {
     std::int64_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-    const std::int64_t full = dim / 8 * 8;
-    if (full == dim) {
+    if (dim % 8 == 0) {
         for (; i + 8 <= n; i += 8) {
             const float* r = rows + i * stride;
             // Rows two groups ahead: the hardware prefetcher stops at 4 KB page boundaries (every
             // 16 rows of 64 floats), and a mapped model file sits in 4 KB pages.
-            if (i + 24 <= n)
-                for (std::int64_t b = 0; b < 8 * stride; b += 16) prefetch_l1(r + 16 * stride + b);
+            if (i + 24 <= n) prefetch_bytes(r + 16 * stride, static_cast<std::size_t>(8 * stride) * sizeof(float));
             __m256 a[8];
             for (int l = 0; l < 8; ++l) a[l] = _mm256_setzero_ps();
             for (std::int64_t j = 0; j < dim; j += 8) {
                 const __m256 v = _mm256_loadu_ps(q + j);
                 for (int l = 0; l < 8; ++l) a[l] = _mm256_fmadd_ps(v, _mm256_loadu_ps(r + l * stride + j), a[l]);
             }
-            _mm256_storeu_ps(out + i, reduce8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
+            _mm256_storeu_ps(out + i, detail::reduce8(a));
         }
     }
 #endif

@@ -60,7 +60,7 @@ void score_rows(const float* q, const float* const* rows, std::int64_t n, std::i
 
 // One query against n contiguous rows (stride apart): out[i] = q . row i over dim values. For few
 // queries, where packing the targets would cost more than it saves: eight rows at a time, each a
-// vector accumulator over the dimensions, reduced together at the end (AVX2/AVX-512), so the pass
+// vector accumulator over the dimensions, reduced together at the end (AVX2 + FMA builds), so the pass
 // runs at memory speed. The summation order differs from score_one's chain (scores agree to
 // rounding, not bit for bit); every few-query path uses this one function, so a query scores the
 // same whether asked alone or with others.

@@ -15,7 +15,6 @@
 #include <cstring>
 #include <limits>
 
-
 #include "encore/kernels/score_gemm.hpp"
 #include "encore/kernels/topk_scan.hpp"
 #include "encore/util/error.hpp"
@@ -32,7 +31,6 @@ constexpr std::int64_t kQueryBlock = 256;
 constexpr std::int64_t kTargetBlock = 512;
 // Heaps of all queries in a block share one buffer; with a huge k the block shrinks to keep it bounded.
 constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
-
 
 // a ranks strictly below b: lower score, or the same score and a higher id.
 inline bool worse(const ScoredItem& a, const ScoredItem& b) {
