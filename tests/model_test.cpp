@@ -12,6 +12,7 @@
 #include "encore/data/dataset.hpp"
 #include "encore/io/container.hpp"
 #include "encore/models/als.hpp"
+#include "encore/query/queries.hpp"
 #include "encore/util/error.hpp"
 #include "test_util.hpp"
 
@@ -292,6 +293,66 @@ TEST(ModelFile, SaveRejectsInconsistentModels) {
     m2.kind = "mystery";
     EXPECT_THROW(save_model(m2, dir.file("x.encm")), Error);
     EXPECT_FALSE(std::filesystem::exists(dir.file("x.encm")));
+}
+
+TEST(ModelFile, RecordedDigestIsTheHashOfTheLoadedFactors) {
+    // Checking an index against a loaded model uses the checksum the file records for the item
+    // factors (no pass over them); it must equal the hash of the factors themselves, and stop being
+    // used once the factors are replaced.
+    encore::testing::TempDir dir;
+    auto m = make_model();
+    const auto expected = checksum64(std::as_bytes(m.item_factors.storage()));
+    EXPECT_EQ(item_factors_fingerprint(m), expected);  // not loaded: hashed now
+    auto path = dir.file("m.encm");
+    save_model(m, path);
+    for (bool verify : {true, false}) {
+        auto loaded = load_model(path, verify);
+        EXPECT_EQ(loaded.item_factors_digest.data, loaded.item_factors.data());
+        EXPECT_EQ(item_factors_fingerprint(loaded), expected);
+        Model moved = std::move(loaded);  // the digest follows the mapping
+        EXPECT_EQ(item_factors_fingerprint(moved), expected);
+        moved.item_factors = moved.item_factors.clone();
+        moved.item_factors(0, 0) += 1.0f;
+        EXPECT_NE(item_factors_fingerprint(moved), expected);
+        EXPECT_EQ(item_factors_fingerprint(moved), checksum64(std::as_bytes(moved.item_factors.storage())));
+    }
+}
+
+TEST(ModelFile, UnverifiedOpenChecksTheIdsAQueryUses) {
+    // Without verification the played-item ids are not scanned at load (that would read the whole
+    // matrix); a damaged id is caught when a query reads that user's row, never used to index.
+    encore::testing::TempDir dir;
+    auto m = make_model();
+    auto path = dir.file("m.encm");
+    save_model(m, path);
+    std::string bytes = read_file(path);
+    std::size_t at = 0;
+    std::int64_t user = -1;
+    {
+        auto r = ContainerReader::open(path, kModelMagicForTest, kModelVersion);
+        auto indptr = r.array<std::int64_t>("user_items.indptr");
+        auto indices = r.section("user_items.indices");
+        at = static_cast<std::size_t>(indices.data() - r.file()->bytes().data());
+        for (std::size_t u = 0; u + 1 < indptr.size(); ++u)
+            if (indptr[u + 1] > 0) {
+                user = static_cast<std::int64_t>(u);
+                break;
+            }
+    }
+    ASSERT_GE(user, 0);
+    const std::int32_t bad_id = 1 << 30;
+    std::memcpy(bytes.data() + at, &bad_id, sizeof bad_id);  // the first stored entry: user's first item
+    auto bad = dir.file("bad.encm");
+    write_file(bad, bytes);
+    EXPECT_NE(load_error(bad).find("checksum"), std::string::npos);
+    auto loaded = load_model(bad, /*verify=*/false);
+    try {
+        (void)known_user(loaded, user);
+        ADD_FAILURE() << "a damaged played-item id was used";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW((void)known_user(loaded, user + 1 < loaded.n_users() ? user + 1 : 0));
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ struct Dataset {
 inline constexpr std::uint32_t kDatasetVersion = 1;
 
 void save_dataset(const Dataset& data, const std::string& path);
-// verify = check every section checksum (reads the whole file once).
+// verify = check every section checksum and every stored index (reads the whole file once);
+// without it the file is mapped and trusted to be one encore wrote (headers and shapes still checked).
 Dataset load_dataset(const std::string& path, bool verify = true);
 // True when the file starts with the dataset magic (lets commands take a .encd or raw logs).
 bool is_dataset_file(const std::string& path);
@@ -39,6 +40,7 @@ bool is_dataset_file(const std::string& path);
 class ContainerWriter;
 class ContainerReader;
 void save_csr(ContainerWriter& writer, const Csr& m, const std::string& prefix);
-Csr load_csr(const ContainerReader& reader, const std::string& prefix, std::int64_t rows, std::int64_t cols);
+Csr load_csr(const ContainerReader& reader, const std::string& prefix, std::int64_t rows, std::int64_t cols,
+             bool verify);
 
 }  // namespace encore

@@ -143,6 +143,12 @@ std::span<std::byte> ContainerReader::section(std::string_view name) const {
     throw FormatError(path(), fmt::format("missing section '{}'", name));
 }
 
+std::uint64_t ContainerReader::recorded_checksum(std::string_view name) const {
+    for (const auto& e : entries_)
+        if (e.name == name) return e.checksum;
+    throw FormatError(path(), fmt::format("missing section '{}'", name));
+}
+
 std::string ContainerReader::text(std::string_view name) const {
     auto b = section(name);
     return std::string(reinterpret_cast<const char*>(b.data()), b.size());

@@ -65,6 +65,9 @@ public:
     bool has(std::string_view name) const;
     std::span<std::byte> section(std::string_view name) const;  // throws FormatError if missing
     std::string text(std::string_view name) const;
+    // The XXH3-64 the writer recorded for a section (read from the table, not recomputed: with
+    // verify = false it is what the data should hash to, not a proof that it does).
+    std::uint64_t recorded_checksum(std::string_view name) const;
 
     template <typename T>
     std::span<T> array(std::string_view name) const {

@@ -94,6 +94,12 @@ std::string_view Model::item_label(std::int64_t i) const {
     return items[static_cast<std::size_t>(i)];
 }
 
+std::uint64_t item_factors_fingerprint(const Model& model) {
+    if (model.item_factors_digest.data != nullptr && model.item_factors_digest.data == model.item_factors.data())
+        return model.item_factors_digest.value;
+    return checksum64(std::as_bytes(model.item_factors.storage()));
+}
+
 void save_model(const Model& model, const std::string& path) {
     check_for_save(model);
     const auto& w = model.weighting;
@@ -180,11 +186,13 @@ Model load_model(const std::string& path, bool verify) {
     if (factors > 0) {
         m.user_factors = load_factors(r, "user_factors", n_users, factors, user_stride, verify);
         m.item_factors = load_factors(r, "item_factors", n_items, factors, item_stride, verify);
+        m.item_factors_digest = {m.item_factors.data(), r.recorded_checksum("item_factors")};
     } else {
         // An item-item model (knn): no factors, but the shapes still carry the user and item counts.
         m.user_factors = Matrix(n_users, 0);
         m.item_factors = Matrix(n_items, 0);
-        m.item_neighbours = load_csr(r, "item_neighbours", n_items, n_items);
+        // Ids always checked: knn scoring indexes by them, and the matrix is small (K per item).
+        m.item_neighbours = load_csr(r, "item_neighbours", n_items, n_items, /*verify=*/true);
         if (m.item_neighbours.nnz() != count_field(meta, "neighbour_nnz", path, std::numeric_limits<std::int64_t>::max()))
             throw FormatError(path, "the neighbour matrix does not match its recorded size");
     }
@@ -197,7 +205,7 @@ Model load_model(const std::string& path, bool verify) {
         throw FormatError(path, fmt::format("{} item ids for {} items", m.items.size(), n_items));
     if (!m.item_names.empty() && static_cast<std::int64_t>(m.item_names.size()) != n_items)
         throw FormatError(path, fmt::format("{} item names for {} items", m.item_names.size(), n_items));
-    m.user_items = load_csr(r, "user_items", n_users, n_items);
+    m.user_items = load_csr(r, "user_items", n_users, n_items, verify);
     if (m.user_items.nnz() != count_field(meta, "nnz", path, std::numeric_limits<std::int64_t>::max()))
         throw FormatError(path, "the user-item matrix does not match its recorded size");
 

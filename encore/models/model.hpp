@@ -31,6 +31,14 @@ struct Model {
     Csr item_neighbours;       // knn only: row i = i's neighbours (sorted by index) with similarities
     float regularization = 0.0f;  // the lambda used in training (explain and fold-in need it)
     nlohmann::json info = nlohmann::json::object();  // {"options": {...}, "data": {...}, "training": {...}}
+    // load_model records the checksum the file holds for item_factors and where those factors are
+    // mapped, so checking an index against the model costs nothing (item_factors_fingerprint).
+    // Tied to the data pointer: assigning new factors drops it; code that writes into loaded
+    // factors in place must reset it.
+    struct Digest {
+        const float* data = nullptr;
+        std::uint64_t value = 0;
+    } item_factors_digest;
 
     std::int64_t n_users() const { return user_factors.rows(); }
     std::int64_t n_items() const { return item_factors.rows(); }
@@ -45,8 +53,14 @@ inline constexpr std::uint32_t kModelVersion = 1;
 // Whether a kind name is one the registry knows (defined in encore/kinds/registry.cpp, which lists them).
 bool is_model_kind(std::string_view kind);
 
+// XXH3-64 of item_factors.storage() (what an index records for its source vectors): the digest
+// load_model recorded when the factors are still the loaded ones, otherwise hashed now.
+std::uint64_t item_factors_fingerprint(const Model& model);
+
 void save_model(const Model& model, const std::string& path);
-// verify = check every section checksum. Throws FormatError for a truncated/corrupted/foreign file.
+// verify = check every section checksum and every stored index (reads the whole file once); without
+// it the file is mapped and trusted to be one encore wrote (headers and shapes still checked).
+// Throws FormatError for a truncated/corrupted/foreign file.
 Model load_model(const std::string& path, bool verify = true);
 
 }  // namespace encore

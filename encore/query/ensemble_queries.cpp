@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "encore/kinds/registry.hpp"
+#include "encore/query/queries.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
@@ -146,11 +147,9 @@ EnsembleCandidates EnsembleScorer::related_candidates(std::int32_t item,
 
 EnsembleCandidates EnsembleScorer::recommend_candidates(std::int32_t user,
                                                         std::span<const std::vector<ScoredItem>* const> lists) const {
-    return combine(lists, [&](int m, std::int32_t j) {
-        const Model& model = *models_[static_cast<std::size_t>(m)];
-        const UserProfile profile{model.user_items.row_indices(user), model.user_items.row_values(user), user};
-        return scorer(m).score(profile, j);
-    });
+    std::vector<UserProfile> profiles;
+    for (const Model* model : models_) profiles.push_back(known_user(*model, user));
+    return combine(lists, [&](int m, std::int32_t j) { return scorer(m).score(profiles[static_cast<std::size_t>(m)], j); });
 }
 
 std::vector<Recommendation> rank_candidates(const EnsembleCandidates& c, const EnsembleWeights& w, int n) {

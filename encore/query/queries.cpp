@@ -35,7 +35,14 @@ std::span<const std::int32_t> played_items(const Model& model, std::int64_t user
     if (model.user_items.rows == 0) return {};
     if (model.user_items.rows != model.n_users())
         fail("model has {} users but its user-item matrix has {} rows", model.n_users(), model.user_items.rows);
-    return model.user_items.row_indices(user);
+    auto played = model.user_items.row_indices(user);
+    // A model opened without verification has not had its item ids checked (that reads the whole
+    // matrix); check the one row a query uses, since explain and fold-in index by these ids.
+    for (auto j : played)
+        if (j < 0 || j >= model.n_items())
+            fail("user {}'s played items include index {}, out of range (the model file is damaged: load it with "
+                 "verification)", user, j);
+    return played;
 }
 
 std::vector<Recommendation> to_recommendations(const std::vector<ScoredItem>& scored) {
@@ -47,10 +54,6 @@ std::vector<Recommendation> to_recommendations(const std::vector<ScoredItem>& sc
 
 std::span<const float> played_conf(const Model& model, std::int64_t user) {
     return model.user_items.rows == 0 ? std::span<const float>() : model.user_items.row_values(user);
-}
-
-UserProfile known_user(const Model& model, std::int64_t user) {
-    return {played_items(model, user), played_conf(model, user), user};
 }
 
 std::vector<std::vector<Recommendation>> to_recommendations(std::vector<std::vector<ScoredItem>> scored) {
@@ -109,6 +112,10 @@ std::vector<float> typical_confidences(const Model& model, std::span<const std::
 }
 
 }  // namespace
+
+UserProfile known_user(const Model& model, std::int64_t user) {
+    return {played_items(model, user), played_conf(model, user), user};
+}
 
 std::vector<Recommendation> related_items(const Scorer& scorer, std::int32_t item, const ItemFilter& filter,
                                           const QueryOptions& options) {
@@ -257,12 +264,12 @@ void check_index(const Model& model, const AnnIndex& index, AnnMetric metric, co
     if (!model.has_factors())
         fail("{}: an index holds item factors, and a {} model has none (query it without --index)", query, model.kind);
     if (index.metric() != metric)
-        fail("{} needs a {} index, but this index is {} (build one with: encore index MODEL --metric {})", query,
+        fail("{} needs a {} index, but this index is {} (build an index with metric {})", query,
              metric_name(metric), metric_name(index.metric()), metric_name(metric));
     if (index.size() != model.n_items() || index.dim() != model.factors())
         fail("the index has {} items x {} factors but the model has {} x {}: it was built from another model",
              index.size(), index.dim(), model.n_items(), model.factors());
-    if (index.source_fingerprint() != vectors_fingerprint(model.item_factors))
+    if (index.source_fingerprint() != item_factors_fingerprint(model))
         fail("the index was built from different item factors than this model's (rebuild it with encore index)");
 }
 

@@ -61,9 +61,14 @@ struct FoldedUser {
 };
 FoldedUser fold_in_user(const Model& model, std::span<const std::int32_t> items, std::span<const float> values);
 
+// A known user's profile: the played items (each checked to be in range: a model opened without
+// verification has not had them checked) with their confidences.
+UserProfile known_user(const Model& model, std::int64_t user);
+
 // Whether index can serve query ("related": a cosine index, "recommend": a dot index) for this model:
-// built from these item factors (size and fingerprint; the fingerprint hashes every factor, so check
-// once, not per query). Throws Error saying what to do otherwise.
+// built from these item factors (size and fingerprint: the checksum the model file records for its
+// item factors, or a hash of every factor for a model not loaded from a file, so check once, not per
+// query). Throws Error saying what to do otherwise.
 void check_index(const Model& model, const AnnIndex& index, AnnMetric metric, const char* query);
 
 // Through an index already checked with check_index (search = the index's effort; 0 = its default).
