@@ -13,6 +13,7 @@ class AlsType final : public ModelType {
 public:
     std::string_view name() const override { return "als"; }
     std::string_view description() const override { return "implicit ALS (Hu, Koren, Volinsky 2008), CG or Cholesky"; }
+    KindOptionsRef options(ModelOptions& o) const override { return {&o.als}; }
 
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         AlsOptions a = o.als;

@@ -14,6 +14,7 @@ class BprType final : public ModelType {
 public:
     std::string_view name() const override { return "bpr"; }
     std::string_view description() const override { return "Bayesian Personalized Ranking (Rendle et al. 2009), Hogwild SGD"; }
+    KindOptionsRef options(ModelOptions& o) const override { return {&o.bpr}; }
 
     void apply_defaults(ModelOptions& o) const override {
         o.weighting.kind = WeightingKind::none;  // only which cells are played matters

@@ -11,6 +11,8 @@
 
 namespace encore {
 
+KindOptionsRef ModelType::options(ModelOptions&) const { return {}; }
+
 ModelKind parse_model_kind(std::string_view name) { return &model_type(name); }
 
 std::string_view model_kind_name(ModelKind kind) { return kind ? kind->name() : "?"; }

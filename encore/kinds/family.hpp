@@ -12,6 +12,7 @@
 // kind has its own default weighting (default_model_options), chosen on Last.fm data (README).
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,11 @@ struct ModelOptions {
     KnnOptions knn;
     int threads = 0;     // 0 = all cores; overrides the per-model value
     Reporter* reporter = nullptr;  // progress and the "trained ..." line; null = silent
+};
+
+// Where one kind's own options live inside a ModelOptions (ModelType::options); monostate: nowhere.
+struct KindOptionsRef {
+    std::variant<std::monostate, AlsOptions*, LsaOptions*, BprOptions*, LmfOptions*, KnnOptions*> target;
 };
 
 // The defaults for a kind (its weighting included).

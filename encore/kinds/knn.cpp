@@ -84,6 +84,7 @@ class KnnType final : public ModelType {
 public:
     std::string_view name() const override { return "knn"; }
     std::string_view description() const override { return "item-item nearest neighbours (cosine, tfidf or bm25)"; }
+    KindOptionsRef options(ModelOptions& o) const override { return {&o.knn}; }
 
     void apply_defaults(ModelOptions& o) const override {
         // Cosine of log-damped plays: on raw plays one heavy listener decides an item's neighbours

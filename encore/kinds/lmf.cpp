@@ -13,6 +13,7 @@ class LmfType final : public ModelType {
 public:
     std::string_view name() const override { return "lmf"; }
     std::string_view description() const override { return "logistic matrix factorisation (Johnson 2014), AdaGrad"; }
+    KindOptionsRef options(ModelOptions& o) const override { return {&o.lmf}; }
 
     void apply_defaults(ModelOptions& o) const override {
         // Johnson's confidence: raw play counts (thousands) would swamp the negatives.

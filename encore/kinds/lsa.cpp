@@ -13,6 +13,7 @@ class LsaType final : public ModelType {
 public:
     std::string_view name() const override { return "lsa"; }
     std::string_view description() const override { return "latent semantic analysis: truncated SVD of the weighted matrix"; }
+    KindOptionsRef options(ModelOptions& o) const override { return {&o.lsa}; }
 
     KindTraining train(const Dataset&, const ModelOptions& o, Model& m) const override {
         LsaOptions a = o.lsa;

@@ -28,6 +28,7 @@
 namespace encore {
 
 struct ModelOptions;
+struct KindOptionsRef;  // encore/kinds/family.hpp
 
 // A user as a scorer sees one: played items (ascending, one entry each) with their confidences, and the
 // user's row in the model for a known user (-1: a new user, folded in from the items).
@@ -95,6 +96,9 @@ public:
     // One line for listings ("implicit ALS (Hu, Koren, Volinsky 2008)").
     virtual std::string_view description() const = 0;
 
+    // The kind's own options struct inside options (an empty ref for a kind without one): how code
+    // that handles options by name (the option registry) reaches a kind's fields without naming kinds.
+    virtual KindOptionsRef options(ModelOptions& options) const;
     // The kind's own defaults on top of the common ones (its weighting, say).
     virtual void apply_defaults(ModelOptions& options) const { (void)options; }
     // Trains on the weighted confidences in model.user_items (filled by train_model, by user) and the raw

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -43,16 +46,20 @@ void assign(bool& field, const OptionValue& v) { field = std::get<bool>(v); }
 void assign(float& field, const OptionValue& v) { field = static_cast<float>(std::get<double>(v)); }
 const std::string& text_of(const OptionValue& v) { return std::get<std::string>(v); }
 
-// f applied to the options struct of the kind being configured (popular has none: nullopt).
+// f applied to the options struct of the kind being configured, as the kind hands it out
+// (ModelType::options; a kind without one, popular: nullopt).
 template <class F>
 std::optional<OptionValue> of_kind_struct(const ModelOptions& o, F f) {
-    const auto kind = model_kind_name(o.kind);
-    if (kind == "als") return f(o.als);
-    if (kind == "lsa") return f(o.lsa);
-    if (kind == "bpr") return f(o.bpr);
-    if (kind == "lmf") return f(o.lmf);
-    if (kind == "knn") return f(o.knn);
-    return std::nullopt;
+    // options() takes the struct to hand out a pointer into it; f only reads (it gets a const view).
+    const KindOptionsRef ref = o.kind->options(const_cast<ModelOptions&>(o));
+    return std::visit(
+        [&](auto p) -> std::optional<OptionValue> {
+            if constexpr (std::is_same_v<decltype(p), std::monostate>)
+                return std::nullopt;
+            else
+                return f(std::as_const(*p));
+        },
+        ref.target);
 }
 
 // f applied to every kind's options struct: a value given globally is the same for each.
@@ -117,6 +124,19 @@ std::optional<OptionValue> search_effort(const QuerySettings& q) {
     return std::nullopt;
 }
 
+// A kind with a bm25 of its own (knn's similarity) reads its field through `own`, which only compiles
+// for kinds that have it; the rest report the weighting's value.
+template <class Own>
+OptionValue own_or_weighting(const ModelOptions& o, Own own, float weighting_value) {
+    auto v = of_kind_struct(o, [&](const auto& s) -> std::optional<OptionValue> {
+        if constexpr (requires { own(s); })
+            return value_of(own(s));
+        else
+            return std::nullopt;
+    });
+    return v ? *v : value_of(weighting_value);
+}
+
 const std::vector<Entry>& entries() {
     static const std::vector<Entry> table = {
         // ---- weighting: plays -> confidences (encore/data/weighting.hpp) ----
@@ -132,7 +152,7 @@ const std::vector<Entry>& entries() {
                   .range = {0, kInf, true}, .kinds = kAll,
                   .default_rule = "100 for the bm25 weighting; knn: 1.2 (its bm25 similarity)"},
          .get_model = [](const ModelOptions& o) {
-             return value_of(model_kind_name(o.kind) == "knn" ? o.knn.K1 : o.weighting.K1);
+             return own_or_weighting(o, [](const auto& s) -> decltype(s.K1) { return s.K1; }, o.weighting.K1);
          },
          .set_model = [](ModelOptions& o, const OptionValue& v) {
              assign(o.weighting.K1, v);
@@ -143,7 +163,7 @@ const std::vector<Entry>& entries() {
                   .range = {0, 1}, .kinds = kAll,
                   .default_rule = "0.8 for the bm25 weighting; knn: 0.75 (its bm25 similarity)"},
          .get_model = [](const ModelOptions& o) {
-             return value_of(model_kind_name(o.kind) == "knn" ? o.knn.B : o.weighting.B);
+             return own_or_weighting(o, [](const auto& s) -> decltype(s.B) { return s.B; }, o.weighting.B);
          },
          .set_model = [](ModelOptions& o, const OptionValue& v) {
              assign(o.weighting.B, v);
