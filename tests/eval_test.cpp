@@ -285,7 +285,7 @@ TEST(Split, RejectsFractionOutsideOpenUnitInterval) {
             random_split(m, f, 1);
             FAIL() << "accepted " << f;
         } catch (const OptionError& e) {
-            EXPECT_NE(std::string(e.what()).find("--test-fraction: must be between 0 and 1"), std::string::npos)
+            EXPECT_NE(std::string(e.what()).find("test-fraction must be between 0 and 1"), std::string::npos)
                 << e.what();
         }
     }

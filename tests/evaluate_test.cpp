@@ -148,25 +148,25 @@ TEST(Evaluate, BadRequestsSayWhatIsWrong) {
     const auto data = two_blocks(4);
     EXPECT_EQ(error_of([] { parse_eval_models({"als", "foo"}); }),
               "unknown model 'foo' (known: als, lsa, bpr, lmf, knn, popular)");
-    EXPECT_EQ(error_of([] { parse_eval_models({}); }), "--models: give at least one model");
-    EXPECT_EQ(error_of([] { parse_eval_models({"ensemble"}); }), "--models: ensemble needs at least one other model");
+    EXPECT_EQ(error_of([] { parse_eval_models({}); }), "models: give at least one model");
+    EXPECT_EQ(error_of([] { parse_eval_models({"ensemble"}); }), "models: ensemble needs at least one other model");
     auto rq = request({parse_model_kind("popular")}, false);
     rq.k = 0;
-    EXPECT_EQ(error_of([&] { evaluate(data, rq); }), "--k: must be at least 1, got 0");
+    EXPECT_EQ(error_of([&] { evaluate(data, rq); }), "k must be at least 1, got 0");
     rq.k = 5;
     for (double f : {0.0, 1.0, -0.5, 1.5}) {
         rq.test_fraction = f;
-        EXPECT_EQ(error_of([&] { evaluate(data, rq); }), "--test-fraction must be in (0, 1)");
+        EXPECT_EQ(error_of([&] { evaluate(data, rq); }), "test-fraction must be in (0, 1)");
     }
-    EXPECT_EQ(error_of([&] { evaluate(data, EvalRequest{}); }), "--models: give at least one model");
+    EXPECT_EQ(error_of([&] { evaluate(data, EvalRequest{}); }), "models: give at least one model");
 
     EnsembleRequest er;
     er.fit.holdout_fraction = 1;
     er.models = {options(parse_model_kind("popular"))};
-    EXPECT_EQ(error_of([&] { fit_ensemble_on_holdout(data, er); }), "--holdout-fraction must be in (0, 1)");
+    EXPECT_EQ(error_of([&] { fit_ensemble_on_holdout(data, er); }), "holdout-fraction must be in (0, 1)");
     er.fit.holdout_fraction = 0.2;
     er.models.clear();
-    EXPECT_EQ(error_of([&] { fit_ensemble_on_holdout(data, er); }), "--models: give at least one model");
+    EXPECT_EQ(error_of([&] { fit_ensemble_on_holdout(data, er); }), "models: give at least one model");
 }
 
 TEST(Evaluate, SplitModelNamesDropsBlanks) {

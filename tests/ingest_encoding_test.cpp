@@ -35,7 +35,7 @@ TEST(IngestEncoding, InvalidUtf8KeyIsAnErrorNamingFileLineAndTheFix) {
     auto path = dir.write("plays.csv", "user,artist,plays\nu1,Abba,3\nu2,Bj\xF6rk,5\n");
     auto msg = error_of([&] { ingest({path}, options(InputFormat::csv)); });
     EXPECT_EQ(msg.rfind(path + ":3: invalid UTF-8 in item key 'Bj\\xF6rk' (byte 0xF6 at offset 2)", 0), 0u) << msg;
-    EXPECT_NE(msg.find("--encoding latin1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("set encoding to latin1"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     // skip_bad_lines skips it like any malformed row
     auto o = options(InputFormat::csv);
@@ -96,7 +96,7 @@ TEST(IngestDropped, IdsWhoseEveryRowWasFilteredAreRecorded) {
     auto d = ingest({path}, o);
     ASSERT_TRUE(d.meta.contains("dropped")) << d.meta.dump();
     const auto& dr = d.meta["dropped"];
-    EXPECT_EQ(dr["filter"], "--min-value 4");
+    EXPECT_EQ(dr["filter"], "min-value 4");
     EXPECT_EQ(dr["users"]["ids"], (nlohmann::json{"u442", "u7"}));
     EXPECT_EQ(dr["users"]["count"], 2);
     EXPECT_EQ(dr["users"]["capped"], false);

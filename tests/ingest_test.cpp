@@ -385,7 +385,7 @@ TEST(IngestFilter, NegativeValues) {
     TempDir dir;
     auto path = dir.write("p.tsv", "u\ti\tv\na\tx\t2\na\ty\t-3\nb\tx\t1\nb\tx\t-1\n");
     expect_error([&] { ingest({path}, quiet_options(InputFormat::tsv)); },
-                 {"p.tsv:3:", "negative value -3 (use --allow-negative to keep dislikes)"});
+                 {"p.tsv:3:", "negative value -3 (allow-negative keeps dislikes)"});
     auto o = quiet_options(InputFormat::tsv);
     o.allow_negative = true;
     IngestReport rep;

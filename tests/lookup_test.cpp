@@ -83,7 +83,7 @@ TEST(Lookup, SuggestionsFindTheObviousTitles) {
 
 Model model_with_dropped(std::int64_t count, bool capped) {
     Model m = testing::small_model();
-    m.info["data"]["dropped"] = {{"filter", "--min-value 4"},
+    m.info["data"]["dropped"] = {{"filter", "min-value 4"},
                                  {"users", {{"count", count}, {"ids", {"442", "user-77"}}, {"capped", capped}}},
                                  {"items", {{"count", 1}, {"ids", {"m9"}}, {"capped", false}}}};
     return m;
@@ -91,14 +91,14 @@ Model model_with_dropped(std::int64_t count, bool capped) {
 
 TEST(Lookup, DroppedIdsSayWhy) {
     auto m = model_with_dropped(2, false);
-    EXPECT_EQ(error_of([&] { resolve_user(m, "442"); }), "user 442 has no interactions left after --min-value 4");
-    EXPECT_EQ(error_of([&] { resolve_item(m, "m9"); }), "item m9 has no interactions left after --min-value 4");
+    EXPECT_EQ(error_of([&] { resolve_user(m, "442"); }), "user 442 has no interactions left after min-value 4");
+    EXPECT_EQ(error_of([&] { resolve_item(m, "m9"); }), "item m9 has no interactions left after min-value 4");
     // Not dropped: the usual unknown-user message.
     EXPECT_EQ(error_of([&] { resolve_user(m, "user-99"); }).rfind("unknown user 'user-99'; did you mean: ", 0), 0u);
     // A capped list cannot rule it out: the message says so.
     auto capped = model_with_dropped(250000, true);
     auto msg = error_of([&] { resolve_user(capped, "zz-not-listed"); });
-    EXPECT_NE(msg.find("ingest dropped 250000 users whose every row was filtered by --min-value 4 and lists only the first 2"),
+    EXPECT_NE(msg.find("ingest dropped 250000 users whose every row was filtered by min-value 4 and lists only the first 2"),
               std::string::npos)
         << msg;
 }
@@ -108,7 +108,7 @@ TEST(Lookup, DroppedItemInAFilterFileSaysWhyWithFileAndLine) {
     testing::TempDir dir;
     auto f = dir.write("only.txt", "Radiohead\nm9\n");
     auto msg = error_of([&] { ItemFilter::from_files(m, f, ""); });
-    EXPECT_EQ(msg, f + ":2: item m9 has no interactions left after --min-value 4");
+    EXPECT_EQ(msg, f + ":2: item m9 has no interactions left after min-value 4");
 }
 
 }  // namespace

@@ -220,21 +220,21 @@ TEST(Synth, RejectsBadOptions) {
     };
     auto o = small_options();
     o.users = 0;
-    expect_error(o, "--users: must be at least 1");
+    expect_error(o, "users must be at least 1");
     o = small_options();
     o.items = 0;
-    expect_error(o, "--items: must be between 1");
+    expect_error(o, "items must be between 1");
     o = small_options();
     o.genres = 0;
-    expect_error(o, "--genres: must be between 1 and the number of items (3000)");
+    expect_error(o, "genres must be between 1 and the number of items (3000)");
     o.genres = 3001;
-    expect_error(o, "--genres");
+    expect_error(o, "genres");
     o = small_options();
     o.max_items_per_user = 3001;
-    expect_error(o, "--max-items-per-user");
+    expect_error(o, "max-items-per-user must be between 1");
     o = small_options();
     o.threads = -1;
-    expect_error(o, "--threads");
+    expect_error(o, "threads must be 0");
 
     try {
         write_synth(dir.file("missing-dir/x.tsv"), small_options());

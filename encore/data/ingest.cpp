@@ -36,7 +36,7 @@ InputFormat parse_input_format(std::string_view name) {
     if (name == "movielens") return InputFormat::movielens;
     if (name == "csv") return InputFormat::csv;
     if (name == "tsv") return InputFormat::tsv;
-    throw OptionError(fmt::format("--format: unknown format '{}' (expected auto, lastfm360k, lastfm2k, movielens, csv or tsv)", name));
+    throw OptionError(fmt::format("format: unknown format '{}' (expected auto, lastfm360k, lastfm2k, movielens, csv or tsv)", name));
 }
 
 std::string_view format_name(InputFormat f) {
@@ -55,7 +55,7 @@ TextEncoding parse_text_encoding(std::string_view name) {
     if (name == "utf8" || name == "utf-8") return TextEncoding::utf8;
     if (name == "latin1" || name == "latin-1" || name == "iso-8859-1") return TextEncoding::latin1;
     if (name == "replace") return TextEncoding::replace;
-    throw OptionError(fmt::format("--encoding: unknown encoding '{}' (expected utf8, latin1 or replace)", name));
+    throw OptionError(fmt::format("encoding: unknown encoding '{}' (expected utf8, latin1 or replace)", name));
 }
 
 std::string_view encoding_name(TextEncoding e) {
@@ -365,8 +365,8 @@ std::string escape_invalid_utf8(std::string_view s) {
 std::string utf8_problem(std::string_view s, const char* what) {
     const std::size_t at = text::first_invalid_utf8(s);
     if (at == std::string_view::npos) return {};
-    return fmt::format("invalid UTF-8 in {} '{}' (byte 0x{:02X} at offset {}); if the file is Latin-1, use --encoding "
-                       "latin1 (or --encoding replace to substitute U+FFFD)",
+    return fmt::format("invalid UTF-8 in {} '{}' (byte 0x{:02X} at offset {}); if the file is Latin-1, set encoding "
+                       "to latin1 (or to replace, to substitute U+FFFD)",
                        what, escape_invalid_utf8(s), static_cast<unsigned char>(s[at]), at);
 }
 
@@ -570,7 +570,7 @@ void parse_piece(Piece& pc, std::size_t index, const RowLayout& L, const RowRule
                 continue;
             }
             if (value < 0 && !R.allow_negative) {
-                if (reject(fmt::format("negative value {} (use --allow-negative to keep dislikes)", text::trim_spaces(field))))
+                if (reject(fmt::format("negative value {} (allow-negative keeps dislikes)", text::trim_spaces(field))))
                     return;
                 continue;
             }
@@ -759,7 +759,7 @@ public:
         rules_.skip_bad = o.skip_bad_lines;
         rules_.encoding = o.encoding;
         if (o.min_value) {
-            if (!std::isfinite(*o.min_value)) throw OptionError("--min-value: must be a finite number");
+            if (!std::isfinite(*o.min_value)) throw OptionError("min-value must be a finite number");
             rules_.min_value = *o.min_value;
         }
     }
@@ -970,11 +970,11 @@ private:
     }
 
     void check_columns() const {
-        if (opt_.user_col < 0 || opt_.item_col < 0) throw OptionError("--user-col/--item-col: columns are 0-based and must be >= 0");
-        if (opt_.user_col == opt_.item_col) throw OptionError("--user-col/--item-col: the user and item columns must differ");
+        if (opt_.user_col < 0 || opt_.item_col < 0) throw OptionError("user-col/item-col: columns are 0-based and must be >= 0");
+        if (opt_.user_col == opt_.item_col) throw OptionError("user-col/item-col: the user and item columns must differ");
         if (opt_.value_col >= 0 && (opt_.value_col == opt_.user_col || opt_.value_col == opt_.item_col))
-            throw OptionError("--value-col: the value column must differ from the user and item columns");
-        if (std::max({opt_.user_col, opt_.item_col, opt_.value_col}) > 4096) throw OptionError("--user-col/--item-col/--value-col: column index too large");
+            throw OptionError("value-col: the value column must differ from the user and item columns");
+        if (std::max({opt_.user_col, opt_.item_col, opt_.value_col}) > 4096) throw OptionError("user-col/item-col/value-col: column index too large");
     }
 
     // The first piece of the first block becomes the merged dictionary as it is (identity map).
@@ -1166,7 +1166,7 @@ private:
         };
         auto users = side(filtered_users_, users_), items = side(filtered_items_, items_);
         if (users["count"] == 0 && items["count"] == 0) return nullptr;
-        std::string filter = opt_.min_value ? fmt::format("--min-value {}", *opt_.min_value) : std::string("dropping zero values");
+        std::string filter = opt_.min_value ? fmt::format("min-value {}", *opt_.min_value) : std::string("dropping zero values");
         return {{"filter", filter}, {"users", std::move(users)}, {"items", std::move(items)}};
     }
 

@@ -73,17 +73,17 @@ private:
 // ---- options
 
 void check_options(const SynthOptions& o) {
-    if (o.users < 1) throw OptionError(fmt::format("--users: must be at least 1, got {}", o.users));
+    if (o.users < 1) throw OptionError(fmt::format("users must be at least 1, got {}", o.users));
     if (o.items < 1 || o.items > std::numeric_limits<std::int32_t>::max())
-        throw OptionError(fmt::format("--items: must be between 1 and {}, got {}",
+        throw OptionError(fmt::format("items must be between 1 and {}, got {}",
                                       std::numeric_limits<std::int32_t>::max(), o.items));
     if (o.genres < 1 || o.genres > o.items)
-        throw OptionError(fmt::format("--genres: must be between 1 and the number of items ({}), got {}", o.items,
+        throw OptionError(fmt::format("genres must be between 1 and the number of items ({}), got {}", o.items,
                                       o.genres));
     if (o.max_items_per_user < 1 || o.max_items_per_user > o.items)
-        throw OptionError(fmt::format("--max-items-per-user: must be between 1 and the number of items ({}), got {}",
+        throw OptionError(fmt::format("max-items-per-user must be between 1 and the number of items ({}), got {}",
                                       o.items, o.max_items_per_user));
-    if (o.threads < 0) throw OptionError(fmt::format("--threads: must be 0 (all cores) or more, got {}", o.threads));
+    if (o.threads < 0) throw OptionError(fmt::format("threads must be 0 (all cores) or more, got {}", o.threads));
 }
 
 int item_genre(const SynthOptions& o, std::int64_t item) {

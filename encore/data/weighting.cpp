@@ -24,13 +24,13 @@ constexpr KindName kKinds[] = {{WeightingKind::none, "none"},
 void check_options(const WeightingOptions& o) {
     // Only the parameters the kind uses; written as !(ok) so that NaN is rejected too.
     if (o.kind == WeightingKind::bm25) {
-        if (!(o.K1 > 0.0f) || !std::isfinite(o.K1)) throw OptionError(fmt::format("--K1: must be > 0 (got {})", o.K1));
-        if (!(o.B >= 0.0f && o.B <= 1.0f)) throw OptionError(fmt::format("--B: must be in [0, 1] (got {})", o.B));
+        if (!(o.K1 > 0.0f) || !std::isfinite(o.K1)) throw OptionError(fmt::format("K1 must be > 0 (got {})", o.K1));
+        if (!(o.B >= 0.0f && o.B <= 1.0f)) throw OptionError(fmt::format("B must be in [0, 1] (got {})", o.B));
     }
     if (o.alpha && (!(*o.alpha > 0.0f) || !std::isfinite(*o.alpha)))
-        throw OptionError(fmt::format("--alpha: must be > 0 (got {})", *o.alpha));
+        throw OptionError(fmt::format("alpha must be > 0 (got {})", *o.alpha));
     if (o.kind == WeightingKind::log) {
-        if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) throw OptionError(fmt::format("--eps: must be > 0 (got {})", o.eps));
+        if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) throw OptionError(fmt::format("eps must be > 0 (got {})", o.eps));
     }
 }
 
@@ -97,7 +97,7 @@ void check_model(const WeightingModel& m) {
 WeightingKind parse_weighting(std::string_view name) {
     for (const auto& k : kKinds)
         if (k.name == name) return k.kind;
-    throw OptionError(fmt::format("--weighting: unknown weighting '{}' (expected none, bm25, tfidf, linear or log)", name));
+    throw OptionError(fmt::format("weighting: unknown weighting '{}' (expected none, bm25, tfidf, linear or log)", name));
 }
 
 float default_alpha(WeightingKind kind) {

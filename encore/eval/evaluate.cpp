@@ -31,10 +31,10 @@ nlohmann::json member_names(const Ensemble& e) {
 }
 
 void check_fit_options(const EnsembleFitOptions& o) {
-    if (o.candidates < 1) throw OptionError(fmt::format("--candidates: must be at least 1, got {}", o.candidates));
-    if (o.max_users < 1) throw OptionError(fmt::format("--max-users: must be at least 1, got {}", o.max_users));
+    if (o.candidates < 1) throw OptionError(fmt::format("candidates must be at least 1, got {}", o.candidates));
+    if (o.max_users < 1) throw OptionError(fmt::format("max-users must be at least 1, got {}", o.max_users));
     if (o.queries_per_user < 1)
-        throw OptionError(fmt::format("--queries-per-user: must be at least 1, got {}", o.queries_per_user));
+        throw OptionError(fmt::format("queries-per-user must be at least 1, got {}", o.queries_per_user));
 }
 
 }  // namespace
@@ -55,7 +55,7 @@ std::vector<std::string> split_model_names(std::string_view list) {
 }
 
 EvalModels parse_eval_models(const std::vector<std::string>& names) {
-    if (names.empty()) throw OptionError("--models: give at least one model");
+    if (names.empty()) throw OptionError("models: give at least one model");
     EvalModels out;
     for (const auto& n : names) {
         if (n == "ensemble")
@@ -63,14 +63,14 @@ EvalModels parse_eval_models(const std::vector<std::string>& names) {
         else
             out.kinds.push_back(parse_model_kind(n));
     }
-    if (out.ensemble && out.kinds.empty()) throw OptionError("--models: ensemble needs at least one other model");
+    if (out.ensemble && out.kinds.empty()) throw OptionError("models: ensemble needs at least one other model");
     return out;
 }
 
 void check_eval_request(const EvalRequest& r) {
-    if (r.models.empty()) throw OptionError("--models: give at least one model");
-    if (r.k < 1) throw OptionError(fmt::format("--k: must be at least 1, got {}", r.k));
-    if (!(r.test_fraction > 0 && r.test_fraction < 1)) throw OptionError("--test-fraction must be in (0, 1)");
+    if (r.models.empty()) throw OptionError("models: give at least one model");
+    if (r.k < 1) throw OptionError(fmt::format("k must be at least 1, got {}", r.k));
+    if (!(r.test_fraction > 0 && r.test_fraction < 1)) throw OptionError("test-fraction must be in (0, 1)");
     if (r.ensemble) check_fit_options(r.ensemble_fit);
 }
 
@@ -181,8 +181,8 @@ EvalReport evaluate(const Dataset& data, const EvalRequest& request) {
 
 void check_ensemble_request(const EnsembleRequest& r) {
     if (!(r.fit.holdout_fraction > 0 && r.fit.holdout_fraction < 1))
-        throw OptionError("--holdout-fraction must be in (0, 1)");
-    if (r.models.empty()) throw OptionError("--models: give at least one model");
+        throw OptionError("holdout-fraction must be in (0, 1)");
+    if (r.models.empty()) throw OptionError("models: give at least one model");
     check_fit_options(r.fit);
 }
 

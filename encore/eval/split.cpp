@@ -21,7 +21,7 @@ std::uint64_t mix64(std::uint64_t x) {
 
 Split random_split(const Csr& by_user, double test_fraction, std::uint64_t seed, int threads) {
     if (!(test_fraction > 0.0 && test_fraction < 1.0))
-        throw OptionError(fmt::format("--test-fraction: must be between 0 and 1 (exclusive), got {}", test_fraction));
+        throw OptionError(fmt::format("test-fraction must be between 0 and 1 (exclusive), got {}", test_fraction));
     threads = resolve_threads(threads);
     const std::int64_t rows = by_user.rows;
     const std::int64_t nnz = by_user.nnz();

@@ -354,14 +354,14 @@ void solve_cholesky16(const Csr& cui, std::int64_t u0, RowBlocks& blocks, Worksp
 }
 
 void check_options(const AlsOptions& o) {
-    if (o.factors < 1) throw OptionError(fmt::format("--factors: must be at least 1 (got {})", o.factors));
+    if (o.factors < 1) throw OptionError(fmt::format("factors must be at least 1 (got {})", o.factors));
     if (!(o.regularization >= 0.0f) || !std::isfinite(o.regularization))
-        throw OptionError(fmt::format("--regularization: must be >= 0 (got {})", o.regularization));
-    if (o.iterations < 0) throw OptionError(fmt::format("--iterations: must be >= 0 (got {})", o.iterations));
+        throw OptionError(fmt::format("regularization must be >= 0 (got {})", o.regularization));
+    if (o.iterations < 0) throw OptionError(fmt::format("iterations must be >= 0 (got {})", o.iterations));
     if (o.solver == AlsSolver::cg && o.cg_steps < 1)
-        throw OptionError(fmt::format("--cg-steps: must be at least 1 (got {})", o.cg_steps));
+        throw OptionError(fmt::format("cg-steps must be at least 1 (got {})", o.cg_steps));
     if (o.block_rows < 0) throw OptionError(fmt::format("block_rows: must be >= 0 (got {})", o.block_rows));
-    if (o.threads < 0) throw OptionError(fmt::format("--threads: must be >= 0 (got {})", o.threads));
+    if (o.threads < 0) throw OptionError(fmt::format("threads must be >= 0 (got {})", o.threads));
 }
 
 }  // namespace
@@ -369,7 +369,7 @@ void check_options(const AlsOptions& o) {
 AlsSolver parse_als_solver(std::string_view name) {
     if (name == "cholesky") return AlsSolver::cholesky;
     if (name == "cg") return AlsSolver::cg;
-    throw OptionError(fmt::format("--solver: unknown ALS solver '{}' (expected cholesky or cg)", name));
+    throw OptionError(fmt::format("solver: unknown ALS solver '{}' (expected cholesky or cg)", name));
 }
 
 std::string_view als_solver_name(AlsSolver s) {

@@ -40,7 +40,7 @@ static_assert(sizeof(IndexHeader) == 128);
 AnnMetric parse_metric(std::string_view name) {
     if (name == "cosine") return AnnMetric::cosine;
     if (name == "dot") return AnnMetric::dot;
-    throw OptionError(fmt::format("--metric: unknown metric '{}' (expected cosine or dot)", name));
+    throw OptionError(fmt::format("metric: unknown metric '{}' (expected cosine or dot)", name));
 }
 
 std::string_view metric_name(AnnMetric metric) { return metric == AnnMetric::dot ? "dot" : "cosine"; }
@@ -207,7 +207,7 @@ void AnnIndex::save(const std::string& path) const {
 std::unique_ptr<AnnIndex> build_index(const Matrix& vectors, const IndexBuildOptions& options) {
     if (options.kind == "forest") return ForestIndex::build(vectors, options);
     if (options.kind == "graph") return GraphIndex::build(vectors, options);
-    throw OptionError(fmt::format("--kind: unknown index kind '{}' (expected forest or graph)", options.kind));
+    throw OptionError(fmt::format("kind: unknown index kind '{}' (expected forest or graph)", options.kind));
 }
 
 std::unique_ptr<AnnIndex> open_index(const std::string& path, bool verify) {

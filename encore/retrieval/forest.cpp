@@ -138,9 +138,9 @@ std::vector<std::int32_t> tree_order(const Matrix& x, int leaf_size, std::uint64
 
 std::unique_ptr<ForestIndex> ForestIndex::build(const Matrix& vectors, const IndexBuildOptions& options) {
     if (options.trees < 1 || options.trees > 10000)
-        throw OptionError(fmt::format("--trees: must be 1..10000, got {}", options.trees));
-    if (options.leaf_size < 2) throw OptionError(fmt::format("--leaf-size: must be at least 2, got {}", options.leaf_size));
-    if (options.search_k < 0) throw OptionError(fmt::format("--search-k: must be at least 0, got {}", options.search_k));
+        throw OptionError(fmt::format("trees must be 1..10000, got {}", options.trees));
+    if (options.leaf_size < 2) throw OptionError(fmt::format("leaf-size must be at least 2, got {}", options.leaf_size));
+    if (options.search_k < 0) throw OptionError(fmt::format("search-k must be at least 0, got {}", options.search_k));
     if (vectors.rows() >= std::numeric_limits<std::int32_t>::max() / 2)
         throw Error(fmt::format("{} vectors are too many for one index", vectors.rows()));
     std::unique_ptr<ForestIndex> index(new ForestIndex());
@@ -167,7 +167,7 @@ std::unique_ptr<ForestIndex> ForestIndex::build(const Matrix& vectors, const Ind
     }
     if (total_nodes >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) ||
         static_cast<std::size_t>(n) * trees.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-        throw OptionError(fmt::format("--trees: {} trees over {} items do not fit one index; use fewer trees",
+        throw OptionError(fmt::format("trees: {} trees over {} items do not fit one index; use fewer trees",
                                       options.trees, n));
     std::vector<std::int32_t> roots;
     std::vector<Node> nodes;

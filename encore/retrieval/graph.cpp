@@ -183,12 +183,12 @@ void GraphIndex::select_neighbors(std::vector<Candidate>& candidates, std::size_
 }
 
 std::unique_ptr<GraphIndex> GraphIndex::build(const Matrix& vectors, const IndexBuildOptions& options) {
-    if (options.M < 2 || options.M > kMaxM) throw OptionError(fmt::format("--M: must be 2..{}, got {}", kMaxM, options.M));
+    if (options.M < 2 || options.M > kMaxM) throw OptionError(fmt::format("M must be 2..{}, got {}", kMaxM, options.M));
     if (options.ef_construction < 1 || options.ef_construction > 100000)
-        throw OptionError(fmt::format("--ef-construction: must be 1..100000, got {}", options.ef_construction));
-    if (options.ef < 0) throw OptionError(fmt::format("--ef: must be at least 0, got {}", options.ef));
+        throw OptionError(fmt::format("ef-construction must be 1..100000, got {}", options.ef_construction));
+    if (options.ef < 0) throw OptionError(fmt::format("ef must be at least 0, got {}", options.ef));
     if (!(options.prune_alpha >= 1.0f && options.prune_alpha <= 2.0f))
-        throw OptionError(fmt::format("--alpha: must be 1..2, got {}", options.prune_alpha));
+        throw OptionError(fmt::format("alpha must be 1..2, got {}", options.prune_alpha));
     if (vectors.rows() >= static_cast<std::int64_t>(kExpanded) - 1)
         throw Error(fmt::format("{} vectors are too many for one index", vectors.rows()));
     std::unique_ptr<GraphIndex> index(new GraphIndex());

@@ -12,9 +12,9 @@
 // normalised query or being contained in it, closest in length first, then (b) the better of a
 // token similarity (Dice overlap of case-folded words, punctuation stripped, a year counting double
 // and articles a quarter) and an edit-distance similarity, above a threshold.
-// A user or item that ingest dropped entirely (every row below --min-value, recorded in the model's
+// A user or item that ingest dropped entirely (every row below min-value, recorded in the model's
 // info["data"]["dropped"]) is reported as such instead: "user 442 has no interactions left after
-// --min-value 4".
+// min-value 4".
 #include <cstdint>
 #include <span>
 #include <string>
