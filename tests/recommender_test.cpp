@@ -205,6 +205,67 @@ TEST(Recommender, BatchProgressAndCancellation) {
     EXPECT_THROW(rec.related_batch(some, {.n = 5}, {.cancel = &cancel}), Cancelled);
 }
 
+// A batch run in slices (first, count) answers as the whole batch: exact for every kind, through
+// both indexes, and by the ensemble. Slices of 64 rows or more take the same blocked kernel, so the
+// scores are equal too; a smaller one ranks the same items.
+TEST(Recommender, BatchSlicesAnswerAsTheWholeBatch) {
+    const auto& f = fixture();
+    auto same = [](const std::vector<std::vector<Recommendation>>& whole,
+                   const std::vector<std::vector<std::vector<Recommendation>>>& slices, bool scores) {
+        std::size_t k = 0;
+        for (const auto& slice : slices)
+            for (const auto& r : slice) {
+                ASSERT_LT(k, whole.size());
+                EXPECT_EQ(ids(r), ids(whole[k])) << "query " << k;
+                if (scores)
+                    for (std::size_t j = 0; j < r.size() && j < whole[k].size(); ++j) {
+                        EXPECT_EQ(r[j].score, whole[k][j].score) << "query " << k;
+                        EXPECT_EQ(r[j].because.size(), whole[k][j].because.size());
+                    }
+                ++k;
+            }
+        EXPECT_EQ(k, whole.size());
+    };
+    ASSERT_GE(f.data.n_items(), 128);
+    ASSERT_GE(f.data.n_users(), 128);
+    auto check = [&](const Recommender& rec, const Query& related_q, const Query& recommend_q) {
+        const auto n_items = rec.model().n_items(), n_users = rec.model().n_users();
+        same(rec.related_batch({}, related_q),
+             {rec.related_batch({}, related_q, {.first = 0, .count = 64}),
+              rec.related_batch({}, related_q, {.first = 64, .count = n_items - 64 - 3}),
+              rec.related_batch({}, related_q, {.first = n_items - 3})},
+             false);
+        same(rec.related_batch({}, related_q),
+             {rec.related_batch({}, related_q, {.first = 0, .count = 64}),
+              rec.related_batch({}, related_q, {.first = 64})},
+             true);
+        same(rec.recommend_batch({}, recommend_q),
+             {rec.recommend_batch({}, recommend_q, {.first = 0, .count = 100}),
+              rec.recommend_batch({}, recommend_q, {.first = 100, .count = 0}),
+              rec.recommend_batch({}, recommend_q, {.first = 100, .count = n_users - 100})},
+             true);
+    };
+    for (const ModelType* t : model_types()) {
+        SCOPED_TRACE(t->name());
+        auto rec = Recommender::open({.models = {f.path(t->name())}});
+        check(rec, {.n = 7}, {.n = 7, .explain = 2});
+    }
+    build_index(f.models[0].item_factors, {.metric = AnnMetric::dot})->save(f.dir.file("slices-dot.enci"));
+    build_index(f.models[0].item_factors, {.metric = AnnMetric::cosine})->save(f.dir.file("slices-cos.enci"));
+    auto indexed = Recommender::open(
+        {.models = {f.path("als")}, .indexes = {f.dir.file("slices-cos.enci"), f.dir.file("slices-dot.enci")}});
+    ASSERT_EQ(indexed.related_scoring(), Scoring::index);
+    check(indexed, {.n = 7}, {.n = 7});
+    auto ensemble = Recommender::open({.models = {f.path("als"), f.path("knn")}, .candidates = 20});
+    check(ensemble, {.n = 7}, {.n = 7});
+
+    auto rec = Recommender::open({.models = {f.path("als")}});
+    EXPECT_THROW(rec.related_batch({}, {.n = 3}, {.first = rec.model().n_items() + 1}), Error);
+    EXPECT_THROW(rec.recommend_batch({}, {.n = 3}, {.first = 10, .count = rec.model().n_users()}), Error);
+    const std::int32_t some[] = {1, 2};
+    EXPECT_THROW(rec.related_batch(some, {.n = 3}, {.first = 1}), OptionError);
+}
+
 // Many threads query one Recommender at once (under the sanitizer build, this is also a race check
 // of the factors prepared on first use); every answer equals the one-thread answer.
 TEST(Recommender, ConcurrentQueriesAgree) {

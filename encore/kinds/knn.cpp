@@ -53,16 +53,17 @@ public:
     }
     std::vector<std::vector<ScoredItem>> recommend_all(std::span<const std::uint8_t> allowed, bool filter_played,
                                                        const TopKOptions& options) const override {
-        const auto n_users = model_.n_users();
-        std::vector<std::vector<ScoredItem>> out(static_cast<std::size_t>(n_users));
+        const auto rows = query_rows(options, model_.n_users());
+        std::vector<std::vector<ScoredItem>> out(static_cast<std::size_t>(rows.size()));
         const Csr& c = model_.user_items;
         const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
-        for (std::int64_t u = 0; u < n_users; ++u) {
+        for (std::int64_t q = 0; q < rows.size(); ++q) {
+            const std::int64_t u = rows.first + q;
             UserProfile p;
             if (c.rows != 0) p = {c.row_indices(u), c.row_values(u), u};
             if (options.cancel && options.cancel->load(std::memory_order_relaxed)) continue;
-            out[static_cast<std::size_t>(u)] = recommend(p, allowed, filter_played, options.k);
+            out[static_cast<std::size_t>(q)] = recommend(p, allowed, filter_played, options.k);
             if (options.progress) options.progress->add(1);
         }
         return out;

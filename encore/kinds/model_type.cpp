@@ -8,13 +8,13 @@ namespace encore {
 
 std::vector<std::vector<ScoredItem>> Scorer::related_all(std::span<const std::uint8_t> allowed,
                                                         const TopKOptions& options) const {
-    const auto n_items = model().n_items();
-    std::vector<std::vector<ScoredItem>> out(static_cast<std::size_t>(n_items));
+    const auto rows = query_rows(options, model().n_items());
+    std::vector<std::vector<ScoredItem>> out(static_cast<std::size_t>(rows.size()));
     const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
-    for (std::int64_t i = 0; i < n_items; ++i) {
+    for (std::int64_t q = 0; q < rows.size(); ++q) {
         if (options.cancel && options.cancel->load(std::memory_order_relaxed)) continue;
-        out[static_cast<std::size_t>(i)] = related(static_cast<std::int32_t>(i), allowed, options.k);
+        out[static_cast<std::size_t>(q)] = related(static_cast<std::int32_t>(rows.first + q), allowed, options.k);
         if (options.progress) options.progress->add(1);
     }
     return out;

@@ -67,19 +67,25 @@ std::vector<std::vector<std::vector<ScoredItem>>> member_lists(const std::vector
 }  // namespace
 
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::related_lists(const ItemFilter& filter, int n,
-                                                                                int threads) const {
+                                                                                int threads, std::int64_t first,
+                                                                                std::int64_t count) const {
     QueryOptions q;
     q.n = n;
     q.threads = threads;
+    q.first = first;
+    q.count = count;
     return member_lists(scorers_, [&](const Scorer& m) { return related_all(m, filter, q); });
 }
 
 std::vector<std::vector<std::vector<ScoredItem>>> EnsembleScorer::recommend_lists(const ItemFilter& filter, int n,
-                                                                                  int threads) const {
+                                                                                  int threads, std::int64_t first,
+                                                                                  std::int64_t count) const {
     QueryOptions q;
     q.n = n;
     q.threads = threads;
     q.filter_played = true;
+    q.first = first;
+    q.count = count;
     return member_lists(scorers_, [&](const Scorer& m) { return recommend_all(m, filter, q); });
 }
 
@@ -203,14 +209,16 @@ namespace {
 
 template <typename Candidates>
 std::vector<std::vector<Recommendation>> rank_all(const std::vector<std::vector<std::vector<ScoredItem>>>& lists,
-                                                  std::int64_t queries, const EnsembleWeights& w,
-                                                  const QueryOptions& options, Candidates candidates) {
+                                                  const EnsembleWeights& w, const QueryOptions& options,
+                                                  Candidates candidates) {
+    // lists[m][q] answers query options.first + q
+    const auto queries = static_cast<std::int64_t>(lists.empty() ? 0 : lists[0].size());
     std::vector<std::vector<Recommendation>> out(static_cast<std::size_t>(queries));
     const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
     for (std::int64_t q = 0; q < queries; ++q) {
         const auto ptrs = lists_of(lists, static_cast<std::size_t>(q));
-        out[static_cast<std::size_t>(q)] = rank_candidates(candidates(q, ptrs), w, options.n);
+        out[static_cast<std::size_t>(q)] = rank_candidates(candidates(options.first + q, ptrs), w, options.n);
         if (options.progress) options.progress->add(1);
     }
     return out;
@@ -221,8 +229,8 @@ std::vector<std::vector<Recommendation>> rank_all(const std::vector<std::vector<
 std::vector<std::vector<Recommendation>> ensemble_related_all(const EnsembleScorer& s, const Ensemble& e,
                                                               const ItemFilter& filter, const QueryOptions& options) {
     check_query(e, s, options.n);
-    const auto lists = s.related_lists(filter, e.candidates, options.threads);
-    return rank_all(lists, s.model(0).n_items(), e.related, options,
+    const auto lists = s.related_lists(filter, e.candidates, options.threads, options.first, options.count);
+    return rank_all(lists, e.related, options,
                     [&](std::int64_t i, const std::vector<const std::vector<ScoredItem>*>& p) {
                         return s.related_candidates(static_cast<std::int32_t>(i), p);
                     });
@@ -231,8 +239,8 @@ std::vector<std::vector<Recommendation>> ensemble_related_all(const EnsembleScor
 std::vector<std::vector<Recommendation>> ensemble_recommend_all(const EnsembleScorer& s, const Ensemble& e,
                                                                 const ItemFilter& filter, const QueryOptions& options) {
     check_query(e, s, options.n);
-    const auto lists = s.recommend_lists(filter, e.candidates, options.threads);
-    return rank_all(lists, s.model(0).n_users(), e.recommend, options,
+    const auto lists = s.recommend_lists(filter, e.candidates, options.threads, options.first, options.count);
+    return rank_all(lists, e.recommend, options,
                     [&](std::int64_t u, const std::vector<const std::vector<ScoredItem>*>& p) {
                         return s.recommend_candidates(static_cast<std::int32_t>(u), p);
                     });

@@ -42,11 +42,14 @@ public:
     const Model& model(int m) const { return *models_[static_cast<std::size_t>(m)]; }
     std::span<const Model* const> models() const { return models_; }
 
-    // Every member's related top-N for every item / recommendations for every user (lists[m][query]).
-    std::vector<std::vector<std::vector<ScoredItem>>> related_lists(const ItemFilter& filter, int n,
-                                                                    int threads) const;
-    std::vector<std::vector<std::vector<ScoredItem>>> recommend_lists(const ItemFilter& filter, int n,
-                                                                      int threads) const;
+    // Every member's related top-N for every item / recommendations for every user (lists[m][query]);
+    // first/count narrow it to those queries (lists[m][k] answers first + k).
+    std::vector<std::vector<std::vector<ScoredItem>>> related_lists(const ItemFilter& filter, int n, int threads,
+                                                                    std::int64_t first = 0,
+                                                                    std::int64_t count = -1) const;
+    std::vector<std::vector<std::vector<ScoredItem>>> recommend_lists(const ItemFilter& filter, int n, int threads,
+                                                                      std::int64_t first = 0,
+                                                                      std::int64_t count = -1) const;
     // Every member's related top-N (no filter) for the given items only (lists[m][k] for items[k]): what
     // fitting needs for a sample of query items, without scoring every item.
     std::vector<std::vector<std::vector<ScoredItem>>> related_lists_for(std::span<const std::int32_t> items, int n,

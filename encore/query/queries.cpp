@@ -67,7 +67,13 @@ void add_explanations(std::vector<Recommendation>& recs, const UserExplainer& ex
 }
 
 TopKOptions batch_options(const QueryOptions& o) {
-    return {.k = o.n, .threads = o.threads, .progress = o.progress, .low_precision = o.low_precision, .cancel = o.cancel};
+    return {.k = o.n,
+            .threads = o.threads,
+            .progress = o.progress,
+            .low_precision = o.low_precision,
+            .cancel = o.cancel,
+            .first = o.first,
+            .count = o.count};
 }
 
 void check_users_matrix(const Model& model) {
@@ -129,7 +135,7 @@ std::vector<std::vector<Recommendation>> related_all(const Scorer& scorer, const
                                                      const QueryOptions& options) {
     check_n(options.n);
     auto out = to_recommendations(scorer.related_all(item_filter(scorer.model(), filter).allowed, batch_options(options)));
-    if (options.progress) options.progress->set(static_cast<double>(out.size()));
+    if (options.progress && options.first == 0 && options.count < 0) options.progress->set(static_cast<double>(out.size()));
     check_cancel(options);
     return out;
 }
@@ -153,15 +159,16 @@ std::vector<std::vector<Recommendation>> recommend_all(const Scorer& scorer, con
     check_users_matrix(model);
     auto out = to_recommendations(
         scorer.recommend_all(item_filter(model, filter).allowed, options.filter_played, batch_options(options)));
-    if (options.progress) options.progress->set(static_cast<double>(out.size()));
+    if (options.progress && options.first == 0 && options.count < 0) options.progress->set(static_cast<double>(out.size()));
     check_cancel(options);
     if (options.explain > 0 && options.n > 0) {
         const auto n_users = static_cast<std::int64_t>(out.size());
         const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-        for (std::int64_t u = 0; u < n_users; ++u) {
-            auto& recs = out[static_cast<std::size_t>(u)];
-            if (!recs.empty()) add_explanations(recs, *scorer.explainer(known_user(model, u)), options.explain);
+        for (std::int64_t q = 0; q < n_users; ++q) {
+            auto& recs = out[static_cast<std::size_t>(q)];
+            if (!recs.empty())
+                add_explanations(recs, *scorer.explainer(known_user(model, options.first + q)), options.explain);
         }
     }
     return out;
@@ -341,14 +348,17 @@ struct IndexQuery {
     }
 };
 
+// one(i) for every i in options' rows of 0..total (all of them unless first/count narrow it).
 template <typename F>
-std::vector<std::vector<Recommendation>> for_all(std::int64_t count, const QueryOptions& options, F&& one) {
+std::vector<std::vector<Recommendation>> for_all(std::int64_t total, const QueryOptions& options, F&& one) {
+    const auto rows = query_rows(batch_options(options), total);
+    const std::int64_t count = rows.size();
     std::vector<std::vector<Recommendation>> out(static_cast<std::size_t>(count));
     const int threads = resolve_threads(options.threads);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
     for (std::int64_t i = 0; i < count; ++i) {
         if (options.cancel && options.cancel->load(std::memory_order_relaxed)) continue;
-        out[static_cast<std::size_t>(i)] = one(i);
+        out[static_cast<std::size_t>(i)] = one(rows.first + i);
         if (options.progress && (i + 1) % 64 == 0) options.progress->add(64);
     }
     check_cancel(options);

@@ -33,6 +33,10 @@ struct QueryOptions {
     Progress* progress = nullptr;
     bool low_precision = true;  // batch: bf16 candidate pass + exact re-rank (identical results; topk.hpp)
     const std::atomic<bool>* cancel = nullptr;  // batch: set to stop (throws Cancelled)
+    // Batch over every item / user: only [first, first + count) (count -1: to the end); result k answers
+    // first + k (see TopKOptions).
+    std::int64_t first = 0;
+    std::int64_t count = -1;
 };
 
 // ---- On a prepared scorer ------------------------------------------------------------------------

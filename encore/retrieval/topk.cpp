@@ -314,10 +314,21 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
 
 }  // namespace
 
+QueryRows query_rows(const TopKOptions& options, std::int64_t rows) {
+    const std::int64_t last = options.count < 0 ? rows : options.first + options.count;
+    if (options.first < 0 || options.first > rows || last > rows || options.count < -1)
+        fail("query rows {}..{} out of range ({} rows)", options.first, last, rows);
+    return {options.first, last};
+}
+
 std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, const TopKOptions& options) {
-    auto results = top_k_core(queries, targets, filter, options.k, options.threads, options.progress, 0,
-                              options.low_precision, options.cancel);
+    const auto range = query_rows(options, queries.rows());
+    // A slice is a view of its rows; the offset keeps the filter's query numbers absolute.
+    const Matrix slice = Matrix::view(const_cast<float*>(queries.row(range.first)), range.size(), queries.cols(),
+                                      queries.stride(), nullptr);
+    auto results = top_k_core(range.all(queries.rows()) ? queries : slice, targets, filter, options.k,
+                              options.threads, options.progress, range.first, options.low_precision, options.cancel);
     if (options.cancel && options.cancel->load()) throw Cancelled();
     return results;
 }

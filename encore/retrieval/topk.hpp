@@ -40,7 +40,21 @@ struct TopKOptions {
     // Set (from any thread) to stop early: blocks not yet started are skipped and top_k_rows throws
     // Cancelled. Null = cannot be cancelled.
     const std::atomic<bool>* cancel = nullptr;
+    // Only the query rows [first, first + count) (count -1: to the last row); result[q] then answers
+    // row first + q. Lets a long batch run in fixed slices (resumable, written as it goes) on the
+    // blocked path. A slice of under 64 rows takes the few-query kernel, whose scores can differ from
+    // the blocked kernel's in the last bit: fixed slice bounds give the same results every run.
+    std::int64_t first = 0;
+    std::int64_t count = -1;
 };
+
+// The query rows [first, last) options select out of rows; throws Error when they fall outside.
+struct QueryRows {
+    std::int64_t first, last;
+    std::int64_t size() const { return last - first; }
+    bool all(std::int64_t rows) const { return first == 0 && last == rows; }
+};
+QueryRows query_rows(const TopKOptions& options, std::int64_t rows);
 
 // Top k targets for every row of queries, best first (ties: lower id first). Result[q] has
 // min(k, allowed targets for q) entries.

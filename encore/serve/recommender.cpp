@@ -129,12 +129,18 @@ QueryOptions batch(const Query& q, const Batch& b) {
     o.progress = b.progress;
     o.cancel = b.cancel;
     o.low_precision = b.low_precision;
+    o.first = b.first;
+    o.count = b.count;
     return o;
 }
 
 void check_ensemble_query(const Query& q, const char* what) {
     if (q.explain > 0) throw OptionError(fmt::format("{}: explanations are not available for an ensemble", what));
     if (!q.filter_played) throw OptionError(fmt::format("{}: an ensemble always leaves out played items", what));
+}
+
+void check_list_batch(const Batch& b) {
+    if (b.first != 0 || b.count != -1) throw OptionError("a batch takes a list or a range (first, count), not both");
 }
 
 // The listed queries one by one, in parallel; out[k] answers list[k].
@@ -199,9 +205,32 @@ std::vector<Contribution> Recommender::explain(std::int32_t user, std::int32_t i
     return encore::explain(s_->scorer(), played, conf, item, n, total_score);
 }
 
+std::vector<std::vector<Contribution>> Recommender::explain(std::int32_t user, std::span<const std::int32_t> items,
+                                                            int n) const {
+    const Model& m = model();
+    if (user < 0 || user >= m.n_users()) fail("user index {} out of range (model has {} users)", user, m.n_users());
+    for (auto i : items)
+        if (i < 0 || i >= m.n_items()) fail("item index {} out of range (model has {} items)", i, m.n_items());
+    const auto explainer = s_->scorer().explainer(known_user(m, user));
+    std::vector<std::vector<Contribution>> out;
+    out.reserve(items.size());
+    for (auto i : items) out.push_back(explainer->explain(i, n, nullptr));
+    return out;
+}
+
+double Recommender::similarity(std::int32_t item, std::int32_t other) const {
+    const Model& m = model();
+    if (item < 0 || item >= m.n_items() || other < 0 || other >= m.n_items())
+        fail("item index out of range (model has {} items)", m.n_items());
+    return s_->scorer().similarity(item, other);
+}
+
 std::vector<std::vector<Recommendation>> Recommender::related_batch(std::span<const std::int32_t> items, const Query& q,
                                                                     const Batch& b) const {
-    if (!items.empty()) return each(items, b, [&](std::int32_t i) { return related(i, q); });
+    if (!items.empty()) {
+        check_list_batch(b);
+        return each(items, b, [&](std::int32_t i) { return related(i, q); });
+    }
     const ItemFilter& f = q.filter ? *q.filter : kEverything;
     switch (related_scoring()) {
         case Scoring::ensemble: return ensemble_related_all(*s_->ensemble_scorer, *s_->ensemble, f, batch(q, b));
@@ -213,7 +242,10 @@ std::vector<std::vector<Recommendation>> Recommender::related_batch(std::span<co
 
 std::vector<std::vector<Recommendation>> Recommender::recommend_batch(std::span<const std::int32_t> users,
                                                                       const Query& q, const Batch& b) const {
-    if (!users.empty()) return each(users, b, [&](std::int32_t u) { return recommend(u, q); });
+    if (!users.empty()) {
+        check_list_batch(b);
+        return each(users, b, [&](std::int32_t u) { return recommend(u, q); });
+    }
     const ItemFilter& f = q.filter ? *q.filter : kEverything;
     switch (recommend_scoring()) {
         case Scoring::ensemble:

@@ -62,6 +62,11 @@ struct Batch {
     Progress* progress = nullptr;
     const std::atomic<bool>* cancel = nullptr;
     bool low_precision = true;  // exact batch scoring's candidate pass (results identical either way)
+    // With an empty list: only items / users [first, first + count) (count -1: to the last), on the
+    // same blocked path as the whole batch; result k answers first + k. How a long job runs in fixed
+    // slices that it writes as it goes (encore precompute).
+    std::int64_t first = 0;
+    std::int64_t count = -1;
 };
 
 // A result with what a front end shows: index, key, display name, score, reasons.
@@ -110,6 +115,12 @@ public:
     std::vector<Recommendation> similar_users(std::int32_t user, const Query& q) const;
     // Why item suits user: the n played items contributing most, and the full score they add up to.
     std::vector<Contribution> explain(std::int32_t user, std::int32_t item, int n, float* total_score = nullptr) const;
+    // The same for several items of one user, prepared once (a factorisation for ALS): out[k] explains
+    // items[k]. Answers by the first model, also for an ensemble.
+    std::vector<std::vector<Contribution>> explain(std::int32_t user, std::span<const std::int32_t> items, int n) const;
+    // How the first model relates other to item (what its related() ranks by: cosine of factors, knn's
+    // stored similarity, popular: other's listeners).
+    double similarity(std::int32_t item, std::int32_t other) const;
 
     // Batch queries: every item / user (empty list) or the listed ones; result k answers list[k].
     std::vector<std::vector<Recommendation>> related_batch(std::span<const std::int32_t> items, const Query& q,
