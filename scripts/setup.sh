@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libeigen3-dev libopenblas-dev libxxhash-dev libutf8proc-dev
-  libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libcpp-httplib-dev libpqxx-dev libpq-dev
+  postgresql chromium chromium-driver python3-selenium wrk
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-pandas python3-scipy
   python3-hnswlib python3-faiss python3-matplotlib

@@ -35,6 +35,7 @@ Command add_index(CLI::App& app);
 Command add_ensemble(CLI::App& app);
 Command add_options(CLI::App& app);
 Command add_precompute(CLI::App& app);
+Command add_serve(CLI::App& app);
 
 // related/recommend: --index FILE, with --search-k (forest) or --ef (graph) as the query effort;
 // check_search_flags refuses --search-k for a graph index and --ef for a forest (index.cpp).

@@ -1,6 +1,7 @@
 #include "encore/serve/store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -15,7 +16,9 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "encore/data/string_table.hpp"
 #include "encore/io/sqlite.hpp"
+#include "encore/retrieval/lookup.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/serve/recommender.hpp"
 #include "encore/util/error.hpp"
@@ -522,6 +525,10 @@ PrecomputeReport precompute(const PrecomputeOptions& o, const std::string& path,
 
 struct Store::State {
     std::string path;
+    std::uint64_t generation = 0;
+    std::vector<std::string> folded;  // per item: the display name case-folded
+    std::vector<std::int32_t> by_folded;  // items sorted by folded name (ties: more listeners first)
+    std::vector<std::int32_t> by_listeners;  // items, most listeners first (ties: lower index)
     nlohmann::json meta = nlohmann::json::object();
     std::vector<StoredModel> models;
     int default_model = 0;
@@ -640,12 +647,90 @@ std::shared_ptr<const Store> Store::open(const std::string& path) {
         s->user_keys.emplace_back(users.text(1));
     }
     for (std::size_t i = 0; i < s->item_keys.size(); ++i) s->item_index.emplace(s->item_keys[i], static_cast<std::int32_t>(i));
+    s->folded.reserve(s->item_names.size());
+    for (const auto& name : s->item_names) s->folded.push_back(StringTable::fold_case(name));
+    s->by_listeners.resize(s->item_keys.size());
+    for (std::size_t i = 0; i < s->by_listeners.size(); ++i) s->by_listeners[i] = static_cast<std::int32_t>(i);
+    std::stable_sort(s->by_listeners.begin(), s->by_listeners.end(), [&](std::int32_t a, std::int32_t b) {
+        return s->listeners[static_cast<std::size_t>(a)] > s->listeners[static_cast<std::size_t>(b)];
+    });
+    s->by_folded = s->by_listeners;
+    std::stable_sort(s->by_folded.begin(), s->by_folded.end(), [&](std::int32_t a, std::int32_t b) {
+        return s->folded[static_cast<std::size_t>(a)] < s->folded[static_cast<std::size_t>(b)];
+    });
+    static std::atomic<std::uint64_t> generations{0};
+    s->generation = ++generations;
     for (std::size_t u = 0; u < s->user_keys.size(); ++u) s->user_index.emplace(s->user_keys[u], static_cast<std::int32_t>(u));
     s->idle.push_back(std::move(c));
     return std::shared_ptr<const Store>(new Store(std::move(s)));
 }
 
 const std::string& Store::path() const { return s_->path; }
+std::uint64_t Store::generation() const { return s_->generation; }
+
+std::vector<std::int32_t> Store::search(std::string_view q, int n) const {
+    std::vector<std::int32_t> out;
+    if (n <= 0) return out;
+    const std::string f = StringTable::fold_case(q);
+    if (f.empty()) {
+        for (auto i : s_->by_listeners) {
+            if (static_cast<int>(out.size()) >= n) break;
+            out.push_back(i);
+        }
+        return out;
+    }
+    std::vector<std::uint8_t> taken(s_->item_keys.size(), 0);
+    auto by_listeners = [&](std::vector<std::int32_t>& v) {
+        std::stable_sort(v.begin(), v.end(), [&](std::int32_t a, std::int32_t b) {
+            return s_->listeners[static_cast<std::size_t>(a)] > s_->listeners[static_cast<std::size_t>(b)];
+        });
+    };
+    auto take = [&](std::vector<std::int32_t> v) {
+        by_listeners(v);
+        for (auto i : v) {
+            if (static_cast<int>(out.size()) >= n) return;
+            if (!taken[static_cast<std::size_t>(i)]) {
+                taken[static_cast<std::size_t>(i)] = 1;
+                out.push_back(i);
+            }
+        }
+    };
+    // 1. prefix of the folded name: a range of the sorted order.
+    const auto& folded = s_->folded;
+    auto lo = std::lower_bound(s_->by_folded.begin(), s_->by_folded.end(), f,
+                               [&](std::int32_t i, const std::string& v) { return folded[static_cast<std::size_t>(i)] < v; });
+    std::vector<std::int32_t> prefix;
+    for (auto it = lo; it != s_->by_folded.end() && folded[static_cast<std::size_t>(*it)].compare(0, f.size(), f) == 0; ++it)
+        prefix.push_back(*it);
+    take(std::move(prefix));
+    if (static_cast<int>(out.size()) >= n) return out;
+    // 2. containing it (a word inside the name, or the key), most listeners first.
+    std::vector<std::int32_t> inside;
+    for (std::size_t i = 0; i < folded.size(); ++i)
+        if (!taken[i] && (folded[i].find(f) != std::string::npos || s_->item_keys[i] == q))
+            inside.push_back(static_cast<std::int32_t>(i));
+    take(std::move(inside));
+    if (static_cast<int>(out.size()) >= n || f.size() < 3) return out;
+    // 3. similar names among the most played items (typos: "bjrok" -> "björk").
+    struct Near {
+        double similarity;
+        std::int32_t item;
+    };
+    std::vector<Near> near;
+    const std::size_t scan = std::min<std::size_t>(s_->by_listeners.size(), 50000);
+    for (std::size_t k = 0; k < scan; ++k) {
+        const auto i = s_->by_listeners[k];
+        if (taken[static_cast<std::size_t>(i)]) continue;
+        const double sim = name_similarity(f, folded[static_cast<std::size_t>(i)]);
+        if (sim >= 0.5) near.push_back({sim, i});
+    }
+    std::stable_sort(near.begin(), near.end(), [](const Near& a, const Near& b) { return a.similarity > b.similarity; });
+    for (const auto& x : near) {
+        if (static_cast<int>(out.size()) >= n) break;
+        out.push_back(x.item);
+    }
+    return out;
+}
 const nlohmann::json& Store::meta() const { return s_->meta; }
 const std::vector<StoredModel>& Store::models() const { return s_->models; }
 const StoredModel& Store::default_model() const { return s_->models[static_cast<std::size_t>(s_->default_model)]; }

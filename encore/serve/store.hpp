@@ -91,6 +91,7 @@ public:
     ~Store();
 
     const std::string& path() const;
+    std::uint64_t generation() const;  // unique per open() in this process (1, 2, ...)
     const nlohmann::json& meta() const;  // the meta table as an object
     const std::vector<StoredModel>& models() const;
     // The model answering related items by default: the ensemble when there is one, else the first.
@@ -105,6 +106,10 @@ public:
     std::string_view user_key(std::int32_t user) const;
     std::int32_t find_item(std::string_view key) const;  // -1 when unknown
     std::int32_t find_user(std::string_view key) const;  // -1 when unknown
+
+    // Items whose display name (or key) starts with q under Unicode case folding, most listeners first;
+    // then, up to n, names containing q, then names similar to q (name_similarity), by listeners.
+    std::vector<std::int32_t> search(std::string_view q, int n) const;
 
     std::vector<StoredRelated> related(int model, std::int32_t item, int n) const;
     std::vector<StoredItem> radio(std::int32_t item) const;
