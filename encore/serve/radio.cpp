@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "encore/io/sqlite.hpp"
+#include "encore/util/clock.hpp"
 
 namespace encore {
 
@@ -23,30 +24,17 @@ std::string_view radio_event_name(RadioEventKind k) {
     return "?";
 }
 
+std::optional<RadioEventKind> parse_radio_event(std::string_view name) {
+    if (name == "play") return RadioEventKind::play;
+    return parse_radio_feedback(name);
+}
+
 std::optional<RadioEventKind> parse_radio_feedback(std::string_view name) {
     if (name == "up") return RadioEventKind::up;
     if (name == "down") return RadioEventKind::down;
     if (name == "skip") return RadioEventKind::skip;
     return std::nullopt;
 }
-
-namespace {
-
-std::optional<RadioEventKind> parse_event(std::string_view name) {
-    if (name == "play") return RadioEventKind::play;
-    return parse_radio_feedback(name);
-}
-
-std::string now_utc() {
-    const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-}  // namespace
 
 // ---- the rules ----
 
@@ -234,7 +222,7 @@ CREATE TABLE IF NOT EXISTS radio_events (
         std::vector<RadioEvent> out;
         *last = after;
         while (st.step()) {
-            const auto kind = parse_event(st.text(1));
+            const auto kind = parse_radio_event(st.text(1));
             if (kind) out.push_back({*kind, std::string(st.text(2))});
             *last = st.integer(0);
         }
@@ -254,7 +242,7 @@ CREATE TABLE IF NOT EXISTS radio_events (
             const std::int64_t current = max.step() && !max.is_null(0) ? max.integer(0) : 0;
             max.reset();
             if (current == expected_last) {
-                const std::string at = now_utc();
+                const std::string at = utc_now();
                 std::int64_t seq = expected_last;
                 for (const auto& e : events) {
                     c->insert_event.bind(1, std::string_view(id)).bind(2, ++seq).bind(3, radio_event_name(e.kind));
@@ -395,7 +383,7 @@ RadioReply RadioService::start(const Store& store, std::string_view seed_kind, s
     s.seed = std::string(seed);
     s.seed_value = seed_value ? *seed_value : ((static_cast<std::uint64_t>(rd()) << 32) | rd()) >> 12;
     s.shuffle = shuffle;
-    s.created = now_utc();
+    s.created = utc_now();
     RadioState check(s, store, rules_);  // refuses an unknown seed before anything is written
     (void)check;
     log_->create(s);

@@ -54,6 +54,7 @@ struct RadioRules {
 enum class RadioEventKind { play, up, down, skip };
 std::string_view radio_event_name(RadioEventKind k);
 std::optional<RadioEventKind> parse_radio_feedback(std::string_view name);  // up | down | skip
+std::optional<RadioEventKind> parse_radio_event(std::string_view name);     // play | up | down | skip
 
 struct RadioEvent {
     RadioEventKind kind;

@@ -13,11 +13,6 @@ namespace encore {
 
 namespace {
 
-std::optional<RadioEventKind> parse_kind(std::string_view name) {
-    if (name == "play") return RadioEventKind::play;
-    return parse_radio_feedback(name);
-}
-
 // The connection string without a password, for messages and /health.
 std::string redact(const std::string& uri) {
     const auto scheme = uri.find("://");
@@ -85,7 +80,7 @@ CREATE TABLE IF NOT EXISTS radio_events (
             auto r = w.exec_params("SELECT seq, kind, item FROM radio_events WHERE session = $1 AND seq > $2 ORDER BY seq",
                                    id, after);
             for (const auto& row : r) {
-                if (auto k = parse_kind(row[1].c_str())) out.push_back({*k, row[2].as<std::string>()});
+                if (auto k = parse_radio_event(row[1].c_str())) out.push_back({*k, row[2].as<std::string>()});
                 *last = row[0].as<std::int64_t>();
             }
         });

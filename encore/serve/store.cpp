@@ -18,6 +18,7 @@
 
 #include "encore/data/string_table.hpp"
 #include "encore/io/sqlite.hpp"
+#include "encore/util/clock.hpp"
 #include "encore/retrieval/lookup.hpp"
 #include "encore/retrieval/ann.hpp"
 #include "encore/serve/recommender.hpp"
@@ -51,14 +52,6 @@ CREATE TABLE IF NOT EXISTS progress (phase TEXT NOT NULL, slice INTEGER NOT NULL
     WITHOUT ROWID;
 )sql";
 
-std::string now_utc() {
-    const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 // What identifies an input file for a resumed run: its size and a hash of its first 64 KiB (an encore
 // container's header and section table, which carry every section's checksum).
@@ -284,7 +277,7 @@ void write_catalog(SqliteDb& db, const Sources& s, const PrecomputeOptions& o, c
     set("format", "encore-store");
     set("version", std::to_string(kStoreVersion));
     set("encore_version", ENCORE_VERSION);
-    set("created", now_utc());
+    set("created", utc_now());
     set("plan", plan.dump());
     set("related", std::to_string(o.related));
     set("radio", std::to_string(o.radio));
@@ -507,7 +500,7 @@ PrecomputeReport precompute(const PrecomputeOptions& o, const std::string& path,
     }
     {
         SqliteTransaction tx(db);
-        db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('finished', ?1)").bind(1, std::string_view(now_utc())).run();
+        db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('finished', ?1)").bind(1, std::string_view(utc_now())).run();
         tx.commit();
     }
     // Everything into the main file (no WAL left beside it), then the finished store takes the name.
