@@ -10,7 +10,7 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libcpp-httplib-dev libpqxx-dev libpq-dev
   postgresql chromium chromium-driver python3-selenium wrk
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-pandas python3-scipy
+  python3 python3-numpy python3-pandas python3-scipy python3-pytest
   python3-hnswlib python3-faiss python3-matplotlib
   python3-tqdm python3-threadpoolctl
 )

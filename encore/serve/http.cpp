@@ -433,11 +433,11 @@ Server::Server(const ServerOptions& o, Reporter* reporter) : impl_(std::make_uni
     else
         m.radio = std::make_unique<RadioService>(open_sqlite_sessions(sessions, o.full_sync));
 
-    const int threads = resolve_threads(o.threads);
+    const int threads = o.threads > 0 ? o.threads : std::max(16, 4 * resolve_threads(0));
     m.http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     m.http.set_payload_max_length(o.max_body_bytes);
     m.http.set_keep_alive_max_count(1000000);
-    m.http.set_keep_alive_timeout(30);
+    m.http.set_keep_alive_timeout(5);  // an idle connection gives its thread back after 5 s
     m.http.set_read_timeout(10);
     m.http.set_write_timeout(10);
     m.routes();
@@ -457,7 +457,8 @@ int Server::port() const { return impl_->port; }
 void Server::run() {
     report(impl_->reporter, fmt::format("serving {} ({} items, {} users) on http://{}:{}/ with {} threads; sessions in {}",
                                         impl_->options.store, impl_->current()->n_items(), impl_->current()->n_users(),
-                                        impl_->options.host, impl_->port, resolve_threads(impl_->options.threads),
+                                        impl_->options.host, impl_->port,
+                                        impl_->options.threads > 0 ? impl_->options.threads : std::max(16, 4 * resolve_threads(0)),
                                         impl_->radio->log().describe()));
     if (!impl_->http.listen_after_bind()) fail("the server stopped listening on port {}", impl_->port);
 }

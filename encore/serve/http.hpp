@@ -16,7 +16,9 @@ struct ServerOptions {
     std::vector<std::string> models{};  // live models (.encm) for POST /recommendations; none: that route says so
     std::string host = "127.0.0.1";
     int port = 8080;                    // 0: any free port (see Server::port)
-    int threads = 0;                    // request threads; 0 = all cores
+    // Connections served at once: cpp-httplib gives each open connection a thread while it lives, so
+    // a browser's idle keep-alive connections hold threads; 0 = 4 per core, at least 16.
+    int threads = 0;
     // Radio sessions: "" = STORE.db.sessions beside the store (SQLite), a path (SQLite), or a
     // postgresql:// URI (shared by several servers).
     std::string sessions{};

@@ -34,10 +34,10 @@ constexpr std::string_view kHtml = R"html(<!doctype html>
     <div class="title" id="now-title">-</div>
   </div>
   <div class="controls">
-    <button id="btn-down" title="Thumbs down: never this again, less like it" aria-label="Thumbs down">&#128078;</button>
+    <button id="btn-down" title="Thumbs down: never this again, less like it" aria-label="Thumbs down"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M22 3h-4v12h4V3zM2 14c0 1.1.9 2 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5c0-1.1-.9-2-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2z"/></svg></button>
     <button id="btn-skip" title="Skip" aria-label="Skip">Skip</button>
     <button id="btn-next" class="primary" title="Next track" aria-label="Next">Next &#9654;</button>
-    <button id="btn-up" title="Thumbs up: more like this" aria-label="Thumbs up">&#128077;</button>
+    <button id="btn-up" title="Thumbs up: more like this" aria-label="Thumbs up"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M2 21h4V9H2v12zm20-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg></button>
   </div>
   <ol class="queue" id="queue"></ol>
 </footer>
@@ -49,6 +49,8 @@ constexpr std::string_view kHtml = R"html(<!doctype html>
 constexpr std::string_view kCss = R"css(
 :root { --bg: #0f1115; --panel: #181b22; --muted: #8b93a7; --text: #eef1f7; --accent: #1db954; --warn: #e8a33d; --line: #262a35; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.icon { width: 18px; height: 18px; vertical-align: -3px; fill: currentColor; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--text); padding-bottom: 170px; }
 a { color: inherit; text-decoration: none; }
 a:hover { text-decoration: underline; }
