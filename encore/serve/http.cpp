@@ -213,45 +213,6 @@ struct Server::Impl {
 void Server::Impl::routes() {
     const int max_n = options.max_n;
 
-    http.Get("/health", route("/health", [this](const httplib::Request&, httplib::Response& res) {
-                 const auto s = current();
-                 json models = json::array();
-                 for (const auto& m : s->models()) models.push_back(m.name);
-                 reply(res, {{"status", "ok"},
-                             {"store", s->path()},
-                             {"items", s->n_items()},
-                             {"users", s->n_users()},
-                             {"models", models},
-                             {"live_models", live ? live->members() : 0},
-                             {"sessions", radio->log().describe()},
-                             {"reloads", reloads.load()},
-                             {"uptime_seconds",
-                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
-             }));
-    http.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-                 res.set_content(metrics.text(), "text/plain; version=0.0.4");
-             }));
-    http.Get("/openapi.json", route("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
-                 res.set_content(std::string(openapi_json()), "application/json");
-             }));
-    for (const auto& [path, content, type] : page_files())
-        http.Get(std::string(path), route(std::string(path), [content, type](const httplib::Request&, httplib::Response& res) {
-                     res.set_content(std::string(content), std::string(type));
-                 }));
-
-    http.Get("/items", route("/items", [this, max_n](const httplib::Request& req, httplib::Response& res) {
-                 const auto s = current();
-                 const int n = int_param(req, "n", 10, 1, max_n);
-                 const std::string q = req.has_param("q") ? req.get_param_value("q") : "";
-                 json results = json::array();
-                 for (auto i : s->search(q, n)) {
-                     auto j = item_ref(*s, i);
-                     j["listeners"] = s->listeners(i);
-                     results.push_back(j);
-                 }
-                 reply(res, {{"query", q}, {"results", results}});
-             }));
-
     http.Get(R"(/items/([^/]+)/related)",
              route("/items/{key}/related", [this, max_n](const httplib::Request& req, httplib::Response& res) {
                  const auto s = current();
@@ -305,6 +266,19 @@ void Server::Impl::routes() {
                      results.push_back(j);
                  }
                  reply(res, {{"query", {{"id", key}, {"name", key}}}, {"results", results}});
+             }));
+
+    http.Get("/items", route("/items", [this, max_n](const httplib::Request& req, httplib::Response& res) {
+                 const auto s = current();
+                 const int n = int_param(req, "n", 10, 1, max_n);
+                 const std::string q = req.has_param("q") ? req.get_param_value("q") : "";
+                 json results = json::array();
+                 for (auto i : s->search(q, n)) {
+                     auto j = item_ref(*s, i);
+                     j["listeners"] = s->listeners(i);
+                     results.push_back(j);
+                 }
+                 reply(res, {{"query", q}, {"results", results}});
              }));
 
     http.Post("/recommendations", route("/recommendations", [this, max_n](const httplib::Request& req, httplib::Response& res) {
@@ -395,6 +369,33 @@ void Server::Impl::routes() {
                  const auto s = current();
                  reply(res, radio->describe(*s, req.matches[1], int_param(req, "n", 10, 1, max_n)));
              }));
+
+    // Matched in this order (a regular expression each): the lookups first.
+    http.Get("/health", route("/health", [this](const httplib::Request&, httplib::Response& res) {
+                 const auto s = current();
+                 json models = json::array();
+                 for (const auto& m : s->models()) models.push_back(m.name);
+                 reply(res, {{"status", "ok"},
+                             {"store", s->path()},
+                             {"items", s->n_items()},
+                             {"users", s->n_users()},
+                             {"models", models},
+                             {"live_models", live ? live->members() : 0},
+                             {"sessions", radio->log().describe()},
+                             {"reloads", reloads.load()},
+                             {"uptime_seconds",
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+             }));
+    http.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(metrics.text(), "text/plain; version=0.0.4");
+             }));
+    http.Get("/openapi.json", route("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(std::string(openapi_json()), "application/json");
+             }));
+    for (const auto& [path, content, type] : page_files())
+        http.Get(std::string(path), route(std::string(path), [content, type](const httplib::Request&, httplib::Response& res) {
+                     res.set_content(std::string(content), std::string(type));
+                 }));
 
     // What httplib answers itself (no route, body too large, bad request line) is JSON too.
     http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
