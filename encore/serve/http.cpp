@@ -22,6 +22,7 @@
 #include "encore/serve/store.hpp"
 #include "encore/util/error.hpp"
 #include "encore/util/json.hpp"
+#include "encore/util/json_writer.hpp"
 #include "encore/util/progress.hpp"
 #include "encore/util/threads.hpp"
 
@@ -140,6 +141,10 @@ json item_ref(const Store& s, std::int32_t i) {
     return {{"id", std::string(s.item_key(i))}, {"name", std::string(s.item_name(i))}};
 }
 
+JsonWriter& write_item_ref(JsonWriter& w, const Store& s, std::int32_t i) {
+    return w.raw("{").key("id").string(s.item_key(i)).raw(",").key("name").string(s.item_name(i)).raw("}");
+}
+
 json items_json(const Store& s, const std::vector<std::int32_t>& items) {
     json a = json::array();
     for (auto i : items) a.push_back(item_ref(s, i));
@@ -182,7 +187,7 @@ struct Server::Impl {
             } catch (const std::exception& e) {
                 reply_error(res, 500, fmt::format("internal error: {}", e.what()));
             }
-            metrics.record(name, req.method, res.status,
+            metrics.record(name, req.method, res.status < 0 ? 200 : res.status,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         };
     }
@@ -228,20 +233,34 @@ void Server::Impl::routes() {
                          bad(404, fmt::format("unknown model '{}' (this store has: {})", name, known));
                      }
                  }
-                 json results = json::array();
+                 // Written directly (the hot path); the same text nlohmann would dump, keys sorted.
+                 std::string out;
+                 out.reserve(256 + 128 * static_cast<std::size_t>(n));
+                 JsonWriter w(out);
+                 w.raw("{").key("model").string(model->name).raw(",").key("query");
+                 write_item_ref(w, *s, item).raw(",").key("results").raw("[");
+                 bool first = true;
                  for (const auto& r : s->related(model->id, item, n)) {
-                     auto j = item_ref(*s, r.item);
-                     j["score"] = r.score;
-                     j["because"] = json::array();
+                     w.raw(first ? "{" : ",{").key("because").raw("[],").key("id").string(s->item_key(r.item));
                      if (!r.member_scores.empty()) {
-                         json members = json::object();
+                         w.raw(",").key("member_scores").raw("{");
+                         // Member names in sorted order (the object's key order in nlohmann's dump).
+                         std::vector<std::pair<std::string_view, float>> members;
                          for (std::size_t m = 0; m < r.member_scores.size() && m + 1 < s->models().size(); ++m)
-                             members[s->models()[m + 1].name] = r.member_scores[m];
-                         j["member_scores"] = members;
+                             members.emplace_back(s->models()[m + 1].name, r.member_scores[m]);
+                         std::sort(members.begin(), members.end());
+                         for (std::size_t m = 0; m < members.size(); ++m) {
+                             if (m) w.raw(",");
+                             w.key(members[m].first).number(members[m].second);
+                         }
+                         w.raw("}");
                      }
-                     results.push_back(j);
+                     w.raw(",").key("name").string(s->item_name(r.item)).raw(",").key("score").number(r.score).raw("}");
+                     first = false;
                  }
-                 reply(res, {{"query", item_ref(*s, item)}, {"model", model->name}, {"results", results}});
+                 w.raw("]}");
+                 res.status = 200;
+                 res.set_content(std::move(out), "application/json");
              }));
 
     http.Get(R"(/users/([^/]+)/recommendations)",
@@ -252,20 +271,27 @@ void Server::Impl::routes() {
                  if (user < 0) bad(404, fmt::format("unknown user '{}'", key));
                  const int n = int_param(req, "n", 10, 1, max_n);
                  const bool explain = bool_param(req, "explain", false);
-                 json results = json::array();
+                 std::string out;
+                 out.reserve(256 + (explain ? 512 : 128) * static_cast<std::size_t>(n));
+                 JsonWriter w(out);
+                 w.raw("{").key("query").raw("{").key("id").string(key).raw(",").key("name").string(key);
+                 w.raw("},").key("results").raw("[");
+                 bool first = true;
                  for (const auto& r : s->recommendations(user, n)) {
-                     auto j = item_ref(*s, r.item);
-                     j["score"] = r.score;
-                     j["because"] = json::array();
+                     w.raw(first ? "{" : ",{").key("because").raw("[");
                      if (explain)
-                         for (const auto& b : r.because) {
-                             auto bj = item_ref(*s, b.item);
-                             bj["score"] = b.score;
-                             j["because"].push_back(bj);
+                         for (std::size_t b = 0; b < r.because.size(); ++b) {
+                             w.raw(b ? ",{" : "{").key("id").string(s->item_key(r.because[b].item));
+                             w.raw(",").key("name").string(s->item_name(r.because[b].item));
+                             w.raw(",").key("score").number(r.because[b].score).raw("}");
                          }
-                     results.push_back(j);
+                     w.raw("],").key("id").string(s->item_key(r.item)).raw(",").key("name").string(s->item_name(r.item));
+                     w.raw(",").key("score").number(r.score).raw("}");
+                     first = false;
                  }
-                 reply(res, {{"query", {{"id", key}, {"name", key}}}, {"results", results}});
+                 w.raw("]}");
+                 res.status = 200;
+                 res.set_content(std::move(out), "application/json");
              }));
 
     http.Get("/items", route("/items", [this, max_n](const httplib::Request& req, httplib::Response& res) {

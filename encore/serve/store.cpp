@@ -542,6 +542,8 @@ struct Store::State {
         // immutable: the file is never written once finished (a new store replaces it by rename), so
         // readers need no locks and no WAL index beside it.
         SqliteDb db(sqlite_uri(path) + "?immutable=1", SqliteDb::Mode::read_only);
+        // Pages read through a mapping of the file: no copy into SQLite's page cache per lookup.
+        db.exec("PRAGMA mmap_size = 1099511627776");
         auto c = std::make_unique<Connection>(Connection{std::move(db), {}, {}, {}});
         c->related = c->db.prepare(
             "SELECT other, score, member_scores FROM related WHERE model = ?1 AND item = ?2 ORDER BY rank LIMIT ?3");
