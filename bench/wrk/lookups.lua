@@ -21,5 +21,5 @@ function request()
   if math.random() < 0.5 then
     return wrk.format("GET", "/items/" .. items[math.random(#items)] .. "/related?n=20")
   end
-  return wrk.format("GET", "/users/" .. users[math.random(#users)] .. "/recommendations?n=50&explain=true")
+  return wrk.format("GET", "/users/" .. users[math.random(#users)] .. "/recommendations?n=20&explain=true")
 end
