@@ -231,6 +231,53 @@ void score_contiguous(const float* q, const float* rows, std::int64_t stride, st
     for (; i < n; ++i) out[i] = score_one(q, rows + i * stride, dim);
 }
 
+void score_contiguous_at(const float* q, const float* rows, std::int64_t stride, [[maybe_unused]] std::int64_t n,
+                         std::int64_t dim, const std::int32_t* at, std::int64_t m, float* out) {
+    std::int64_t k = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    if (dim % 8 == 0) {
+        const std::int64_t grouped = n - n % 8;  // rows below take score_contiguous's vector path
+        const float* r[8];
+        std::int64_t slot[8];
+        int g = 0;
+        // Eight rows' lanes side by side, each lane exactly score_contiguous's accumulator for its row.
+        auto flush = [&] {
+            for (int l = g; l < 8; ++l) r[l] = r[0];  // padding lanes: scored, not written
+            __m256 a[8];
+            for (int l = 0; l < 8; ++l) a[l] = _mm256_setzero_ps();
+            for (std::int64_t j = 0; j < dim; j += 8) {
+                const __m256 v = _mm256_loadu_ps(q + j);
+                for (int l = 0; l < 8; ++l) a[l] = _mm256_fmadd_ps(v, _mm256_loadu_ps(r[l] + j), a[l]);
+            }
+            alignas(32) float s[8];
+            _mm256_store_ps(s, detail::reduce8(a));
+            for (int l = 0; l < g; ++l) out[slot[l]] = s[l];
+            g = 0;
+        };
+        // The rows are scattered over the matrix: fetch them well before they are scored.
+        constexpr std::int64_t kAhead = 16;
+        const auto row_bytes = static_cast<std::size_t>(dim) * sizeof(float);
+        auto fetch = [&](std::int64_t i) {
+            prefetch_bytes(rows + static_cast<std::int64_t>(at[i]) * stride, row_bytes);
+        };
+        for (std::int64_t i = 0; i < std::min(kAhead, m); ++i) fetch(i);
+        for (; k < m; ++k) {
+            if (k + kAhead < m) fetch(k + kAhead);
+            const float* row = rows + static_cast<std::int64_t>(at[k]) * stride;
+            if (at[k] >= grouped) {
+                out[k] = score_one(q, row, dim);
+                continue;
+            }
+            r[g] = row;
+            slot[g] = k;
+            if (++g == 8) flush();
+        }
+        if (g > 0) flush();
+    }
+#endif
+    for (; k < m; ++k) out[k] = score_one(q, rows + static_cast<std::int64_t>(at[k]) * stride, dim);
+}
+
 Bf16Norms bf16_norms(const float* x, std::int64_t dim) {
     double a = 0, r = 0, e = 0;
     for (std::int64_t j = 0; j < dim; ++j) {

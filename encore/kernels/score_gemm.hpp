@@ -67,6 +67,13 @@ void score_rows(const float* q, const float* const* rows, std::int64_t n, std::i
 void score_contiguous(const float* q, const float* rows, std::int64_t stride, std::int64_t n, std::int64_t dim,
                       float* out);
 
+// out[k] = score_contiguous(q, rows, stride, n, dim)[at[k]], bit for bit, for m rows at[k] < n: a row's
+// score depends only on q, the row, dim and whether the row is in one of the whole groups of eight
+// (i < n - n % 8: the vector path) or in the tail (score_one). Scores the few rows the half-precision
+// scan leaves for re-ranking, eight at a time, with the same arithmetic as score_contiguous.
+void score_contiguous_at(const float* q, const float* rows, std::int64_t stride, std::int64_t n, std::int64_t dim,
+                         const std::int32_t* at, std::int64_t m, float* out);
+
 // ---- the low-precision pass ----
 // Candidates first, exactly after: bf16 copies of queries and targets scored with AVX-512 BF16 dot
 // products (twice the multiply-adds per instruction of float32), then every target that could be in

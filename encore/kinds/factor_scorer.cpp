@@ -79,6 +79,14 @@ private:
     Eigen::LDLT<Eigen::MatrixXd> ldlt_;
 };
 
+// A half-precision copy of m where the single-query scan can use it, else null.
+std::unique_ptr<kernels::HalfRows> half_copy(const Matrix& m, int threads) {
+    if (!kernels::has_half_scan() || !half_scan_pays(m)) return nullptr;
+    auto h = std::make_unique<kernels::HalfRows>(m, threads);
+    if (!h->usable()) return nullptr;
+    return h;
+}
+
 double dot(const float* a, const float* b, std::int64_t n) {
     double s = 0;
     for (std::int64_t k = 0; k < n; ++k) s += double(a[k]) * b[k];
@@ -102,6 +110,16 @@ const Matrix& FactorScorer::unit_users() const {
     return unit_users_;
 }
 
+const kernels::HalfRows* FactorScorer::half_unit_items() const {
+    std::call_once(half_unit_once_, [&] { half_unit_items_ = half_copy(unit_items(), threads_); });
+    return half_unit_items_.get();
+}
+
+const kernels::HalfRows* FactorScorer::half_items() const {
+    std::call_once(half_items_once_, [&] { half_items_ = half_copy(model_.item_factors, threads_); });
+    return half_items_.get();
+}
+
 const std::vector<float>& FactorScorer::gram() const {
     std::call_once(gram_once_, [&] {
         // ALS (and the bpr/lmf stand-in) solve with the model's lambda; LSA's projection has none.
@@ -119,7 +137,7 @@ std::vector<ScoredItem> FactorScorer::related(std::int32_t item, std::span<const
     f.allowed = allowed;
     const std::int32_t self[1] = {item};
     f.excluded = [&self](std::int64_t) { return std::span<const std::int32_t>(self); };
-    return top_k_one(unit.row_span(item), unit, f, n, item);
+    return top_k_one(unit.row_span(item), unit, f, n, item, half_unit_items());
 }
 
 std::vector<std::vector<ScoredItem>> FactorScorer::related_all(std::span<const std::uint8_t> allowed,
@@ -178,9 +196,10 @@ std::vector<ScoredItem> FactorScorer::recommend(const UserProfile& user, std::sp
     f.allowed = allowed;
     auto played = user.items;
     if (filter_played) f.excluded = [played](std::int64_t) { return played; };
-    if (user.user >= 0) return top_k_one(model_.user_factors.row_span(user.user), model_.item_factors, f, n, user.user);
+    if (user.user >= 0)
+        return top_k_one(model_.user_factors.row_span(user.user), model_.item_factors, f, n, user.user, half_items());
     auto x = user_vector(user);
-    return top_k_one(x, model_.item_factors, f, n, 0);
+    return top_k_one(x, model_.item_factors, f, n, 0, half_items());
 }
 
 std::vector<std::vector<ScoredItem>> FactorScorer::recommend_all(std::span<const std::uint8_t> allowed,

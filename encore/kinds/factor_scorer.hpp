@@ -2,9 +2,11 @@
 // The Scorer of a factor model (score = x_u . y_i; related = cosine of item factors), shared by the
 // factor kinds. A kind says how it folds in a new user and how it explains a score (FactorRules);
 // everything else is the same for all of them.
+#include <memory>
 #include <mutex>
 #include <vector>
 
+#include "encore/kernels/half_scan.hpp"
 #include "encore/kinds/model_type.hpp"
 
 namespace encore {
@@ -51,14 +53,21 @@ public:
     const Matrix& unit_items() const;
     const Matrix& unit_users() const;
     const std::vector<float>& gram() const;
+    // Half-precision copies of unit_items() and of the item factors for single queries (related,
+    // recommend: top_k_one scans them for candidates, same results), made on first use (once,
+    // thread-safe); null where they do not pay (few items, no F16C kernel) or values are out of the
+    // half range.
+    const kernels::HalfRows* half_unit_items() const;
+    const kernels::HalfRows* half_items() const;
 
 private:
     const Model& model_;
     FactorRules rules_;
     int threads_;
-    mutable std::once_flag items_once_, users_once_, gram_once_;
+    mutable std::once_flag items_once_, users_once_, gram_once_, half_unit_once_, half_items_once_;
     mutable Matrix unit_items_, unit_users_;
     mutable std::vector<float> gram_;
+    mutable std::unique_ptr<kernels::HalfRows> half_unit_items_, half_items_;
 };
 
 }  // namespace encore

@@ -13,8 +13,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 
+#include "encore/kernels/half_scan.hpp"
 #include "encore/kernels/score_gemm.hpp"
 #include "encore/kernels/topk_scan.hpp"
 #include "encore/util/error.hpp"
@@ -31,6 +33,16 @@ constexpr std::int64_t kQueryBlock = 256;
 constexpr std::int64_t kTargetBlock = 512;
 // Heaps of all queries in a block share one buffer; with a huge k the block shrinks to keep it bounded.
 constexpr std::int64_t kHeapBudget = std::int64_t{1} << 22;
+// A single query's re-rank after the half-precision scan scores rows as score_contiguous scored them
+// in blocks of kTargetBlock: the same as one call over all rows while no block boundary splits a
+// group of eight (score_contiguous_at).
+static_assert(kTargetBlock % 8 == 0);
+// The half-precision scan: from this many rows (below, the float32 rows stay in cache anyway), for k
+// up to rows / kHalfMaxKShare (a big k re-ranks a big share of the rows), kHalfBlock rows of
+// approximate scores at a time (2 KB, in L1 for the selection right after).
+constexpr std::int64_t kHalfMinRows = 4096;
+constexpr std::int64_t kHalfMaxKShare = 64;
+constexpr std::int64_t kHalfBlock = 512;
 
 // a ranks strictly below b: lower score, or the same score and a higher id.
 inline bool worse(const ScoredItem& a, const ScoredItem& b) {
@@ -312,7 +324,81 @@ std::vector<std::vector<ScoredItem>> top_k_core(const Matrix& queries, const Mat
     return results;
 }
 
+// A row the half-precision scan keeps for the exact re-rank, with the upper end of its reach.
+struct HalfCandidate {
+    std::int32_t row;
+    float upper;
+};
+
+// top_k_one over a half-precision copy (see kernels/half_scan.hpp): every row's exact score lies in
+// its reach [lower, upper] around its approximate score. tau, the k-th largest lower end among the
+// rows that may be returned, is at most the exact k-th score; a row of the exact top k (ties
+// included) therefore has upper >= its exact score >= tau at every step, and is kept. The kept rows
+// are scored exactly, as the float32 pass scores them, and selected with the same rule.
+std::vector<ScoredItem> top_k_one_half(const float* q, const Matrix& T, const kernels::HalfRows& H, float scale,
+                                       const TopKFilter& filter, std::int32_t keff, std::int64_t query_index) {
+    const std::int64_t n = T.rows();
+    const float* bounds = H.bounds();
+    Selection filter_walk{nullptr, keff, 0, {}, 0};  // only its excluded-list cursor
+    if (filter.excluded) filter_walk.excluded = filter.excluded(query_index);
+    std::vector<float> lower;  // min-heap of the keff largest lower ends
+    lower.reserve(static_cast<std::size_t>(keff));
+    float tau = -std::numeric_limits<float>::infinity();
+    std::vector<HalfCandidate> cand;
+    std::size_t cap = static_cast<std::size_t>(std::max(256, 8 * keff));
+    cand.reserve(cap);
+    alignas(64) float s[kHalfBlock];
+    for (std::int64_t r0 = 0; r0 < n; r0 += kHalfBlock) {
+        const std::int64_t nb = std::min(kHalfBlock, n - r0);
+        kernels::half_scores(q, H, r0, nb, s);
+        for (std::int64_t j = 0; j < nb; j += kernels::kHalfPanel) {
+            std::uint32_t mask = kernels::reach_mask(s + j, bounds + r0 + j, scale, tau);
+            if (nb - j < kernels::kHalfPanel) mask &= (1u << (nb - j)) - 1;
+            while (mask != 0) {  // rare once tau has risen: the rows that may still reach it
+                const std::int64_t i = j + std::countr_zero(mask);
+                mask &= mask - 1;
+                const auto r = static_cast<std::int32_t>(r0 + i);
+                const float up = kernels::half_upper(s[i], bounds[r], scale);
+                if (!(up >= tau)) continue;  // tau rose within the chunk
+                if (!filter.allowed.empty() && !filter.allowed[static_cast<std::size_t>(r)]) continue;
+                if (filter_walk.is_excluded(r)) continue;
+                cand.push_back({r, up});
+                const float lo = kernels::half_lower(s[i], bounds[r], scale);
+                if (static_cast<std::int32_t>(lower.size()) < keff) {
+                    lower.push_back(lo);
+                    std::push_heap(lower.begin(), lower.end(), std::greater<>());
+                    if (static_cast<std::int32_t>(lower.size()) == keff) tau = lower.front();
+                } else if (lo > lower.front()) {
+                    std::pop_heap(lower.begin(), lower.end(), std::greater<>());
+                    lower.back() = lo;
+                    std::push_heap(lower.begin(), lower.end(), std::greater<>());
+                    tau = lower.front();
+                }
+                if (cand.size() > cap) {  // drop the ones tau has passed
+                    std::erase_if(cand, [tau](const HalfCandidate& x) { return !(x.upper >= tau); });
+                    if (cand.size() > cap / 2) cap *= 2;
+                }
+            }
+        }
+    }
+    std::vector<std::int32_t> rows;
+    rows.reserve(cand.size());
+    for (const HalfCandidate& x : cand)
+        if (x.upper >= tau) rows.push_back(x.row);
+    std::vector<float> exact(rows.size());
+    kernels::score_contiguous_at(q, T.row(0), T.stride(), n, T.cols(), rows.data(),
+                                 static_cast<std::int64_t>(rows.size()), exact.data());
+    std::vector<ScoredItem> heap(static_cast<std::size_t>(keff));
+    Selection best{heap.data(), keff, 0, {}, 0};
+    for (std::size_t i = 0; i < rows.size(); ++i) best.push(rows[i], exact[i]);
+    return best.sorted();
+}
+
 }  // namespace
+
+bool half_scan_pays(const Matrix& targets) {
+    return targets.rows() >= kHalfMinRows && targets.cols() >= 1 && targets.cols() <= kernels::kMaxHalfDim;
+}
 
 QueryRows query_rows(const TopKOptions& options, std::int64_t rows) {
     const std::int64_t last = options.count < 0 ? rows : options.first + options.count;
@@ -334,9 +420,19 @@ std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Mat
 }
 
 std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,
-                                  int k, std::int64_t query_index) {
+                                  int k, std::int64_t query_index, const kernels::HalfRows* half) {
     if (static_cast<std::int64_t>(query.size()) != targets.cols())
         fail("top-k: query has {} values but targets have {} columns", query.size(), targets.cols());
+    const std::int64_t nt = targets.rows();
+    const auto keff = static_cast<std::int32_t>(std::clamp<std::int64_t>(k, 0, nt));
+    if (half && keff > 0 && keff <= nt / kHalfMaxKShare && half_scan_pays(targets)) {
+        if (half->rows() != nt || half->dim() != targets.cols())
+            fail("top-k: half-precision copy has {} x {} values for {} x {} targets", half->rows(), half->dim(), nt,
+                 targets.cols());
+        check_filter(filter, nt);
+        const float scale = kernels::half_query_scale(query.data(), *half);
+        if (scale > 0) return top_k_one_half(query.data(), targets, *half, scale, filter, keff, query_index);
+    }
     Matrix q(1, targets.cols());
     std::copy(query.begin(), query.end(), q.row(0));
     return std::move(top_k_core(q, targets, filter, k, 1, nullptr, query_index, false)[0]);

@@ -15,6 +15,9 @@
 namespace encore {
 
 class Progress;
+namespace kernels {
+class HalfRows;
+}
 
 struct ScoredItem {
     std::int32_t id;
@@ -61,9 +64,17 @@ QueryRows query_rows(const TopKOptions& options, std::int64_t rows);
 std::vector<std::vector<ScoredItem>> top_k_rows(const Matrix& queries, const Matrix& targets,
                                                 const TopKFilter& filter, const TopKOptions& options);
 
-// Single query vector (length targets.cols()); same rules.
+// Single query vector (length targets.cols()); same rules. With half, a half-precision copy of
+// targets (kernels::HalfRows of the same matrix), where it pays (half_scan_pays, k at most 1/64 of
+// the rows) and the error bound covers the query: the copy is scanned for every row whose exact score
+// could reach the top k, and only those are scored from targets, exactly as the float32 pass scores
+// them. The results are identical either way: same ids, same order, same scores bit for bit.
 std::vector<ScoredItem> top_k_one(std::span<const float> query, const Matrix& targets, const TopKFilter& filter,
-                                  int k, std::int64_t query_index = 0);
+                                  int k, std::int64_t query_index = 0, const kernels::HalfRows* half = nullptr);
+
+// Whether a half-precision copy of targets is worth keeping for top_k_one: enough rows that the scan
+// is memory-bound, and a dimension the error bound covers.
+bool half_scan_pays(const Matrix& targets);
 
 // Row-normalised copy (cosine similarity = dot product of normalised rows); zero rows stay zero.
 Matrix normalized_rows(const Matrix& m, int threads = 0);

@@ -81,7 +81,10 @@ void Recommender::warm() const {
     for (const auto& sc : s_->scorers) {
         const Model& m = sc->model();
         if (m.n_items() > 0) (void)sc->related(0, {}, 1);
-        if (m.n_users() > 0 && m.has_factors()) (void)sc->similar_users(0, 1);
+        if (m.n_users() > 0 && m.has_factors()) {
+            (void)sc->similar_users(0, 1);
+            (void)sc->recommend({{}, {}, 0}, {}, false, 1);  // the item factors' half-precision copy
+        }
         if (m.n_users() > 0) (void)sc->explainer({{}, {}, -1});
     }
 }

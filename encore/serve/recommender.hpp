@@ -85,7 +85,8 @@ public:
     Recommender& operator=(Recommender&&) noexcept;
     ~Recommender();
 
-    // Prepares everything queries use (unit-length factors, Gram matrices) now instead of on first use.
+    // Prepares everything queries use (unit-length factors, Gram matrices, half-precision copies of the
+    // factors single queries scan) now instead of on first use.
     void warm() const;
 
     const Model& model() const;  // the first model: ids, names, played items
