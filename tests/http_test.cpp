@@ -272,52 +272,17 @@ TEST(Http, ManyClientsAndAStoreSwappedUnderLoad) {
 
 // ---- through the encore binary ----
 
-// A port nobody listens on now (bound to 0 and closed: the kernel's choice).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-        ADD_FAILURE() << "no free port";
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-struct Child {
-    pid_t pid = -1;
-    int port = 0;
-    Child(const std::vector<std::string>& args, int p) : port(p) {
-        // argv is built before fork: the child of a threaded process may only call async-signal-safe
-        // functions before exec (no malloc).
-        std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(ENCORE_CLI));
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        pid = fork();
-        if (pid == 0) {
-            execv(ENCORE_CLI, argv.data());
-            _exit(127);
-        }
-        httplib::Client c("127.0.0.1", port);
-        for (int k = 0; k < 500; ++k) {
-            if (auto r = c.Get("/health"); r && r->status == 200) return;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        ADD_FAILURE() << "encore serve did not come up on port " << port;
-    }
-    int kill_with(int sig) {
-        ::kill(pid, sig);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        pid = -1;
-        return status;
-    }
-    ~Child() {
-        if (pid > 0) kill_with(SIGKILL);
+// encore serve as a process, up once /health answers.
+struct Child : testing::ChildProcess {
+    int port;
+    Child(const std::vector<std::string>& args, int p)
+        : testing::ChildProcess(args, [p] {
+              httplib::Client c("127.0.0.1", p);
+              auto r = c.Get("/health");
+              return r && r->status == 200;
+          }),
+          port(p) {
+        EXPECT_TRUE(up()) << "encore serve did not come up on port " << port;
     }
 };
 
@@ -330,7 +295,7 @@ TEST(Http, AcknowledgedFeedbackSurvivesKill9) {
     json queue_after;
     std::vector<std::string> played;
     {
-        const int port = free_port();
+        const int port = testing::free_port();
         Child server({"serve", f.store, "--port", std::to_string(port), "--sessions", sessions, "--quiet"}, port);
         httplib::Client c("127.0.0.1", port);
         auto start = body(c.Post("/radio", json{{"item", seed}, {"n", 3}, {"seed", 5}}.dump(), "application/json"));
@@ -349,7 +314,7 @@ TEST(Http, AcknowledgedFeedbackSurvivesKill9) {
         const int status = server.kill_with(SIGKILL);
         EXPECT_TRUE(WIFSIGNALED(status));
     }
-    const int port = free_port();
+    const int port = testing::free_port();
     Child server({"serve", f.store, "--port", std::to_string(port), "--sessions", sessions, "--quiet"}, port);
     httplib::Client c("127.0.0.1", port);
     auto state = body(c.Get(("/radio/" + id + "?n=8").c_str()));
@@ -365,13 +330,13 @@ TEST(Http, SighupReloadsTheStore) {
     const auto& f = fixture();
     const auto path = f.dir.file("hup.db");
     fs::copy_file(f.store, path, fs::copy_options::overwrite_existing);
-    const int port = free_port();
+    const int port = testing::free_port();
     Child server({"serve", path, "--port", std::to_string(port), "--no-watch", "--quiet", "--sessions",
                   f.dir.file("hup.sessions")},
                  port);
     httplib::Client c("127.0.0.1", port);
     EXPECT_EQ(body(c.Get("/health"))["reloads"], 0);
-    ::kill(server.pid, SIGHUP);
+    ::kill(server.pid(), SIGHUP);
     for (int k = 0; k < 200 && body(c.Get("/health"))["reloads"] == 0; ++k)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(body(c.Get("/health"))["reloads"], 1);

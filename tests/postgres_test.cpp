@@ -39,23 +39,11 @@ std::string pg_bin() {
     return "";
 }
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 // A PostgreSQL cluster of its own in a temporary directory. PostgreSQL refuses to run as root: as
 // root, its programs run as the `postgres` account the Debian package creates.
 class Cluster {
 public:
-    Cluster(const std::string& bin, const std::string& dir) : bin_(bin), dir_(dir), port_(free_port()) {
+    Cluster(const std::string& bin, const std::string& dir) : bin_(bin), dir_(dir), port_(testing::free_port()) {
         as_ = "";
         if (geteuid() == 0) {
             if (!getpwnam("postgres")) return;
@@ -87,30 +75,17 @@ private:
     bool started_ = false;
 };
 
-struct Serve {
-    pid_t pid = -1;
+struct Serve : testing::ChildProcess {
     int port;
-    Serve(const std::string& store, const std::string& sessions) : port(free_port()) {
-        const std::vector<std::string> args = {ENCORE_CLI, "serve", store, "--port", std::to_string(port), "--sessions",
-                                               sessions, "--quiet"};
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        pid = fork();
-        if (pid == 0) {
-            execv(ENCORE_CLI, argv.data());
-            _exit(127);
-        }
-        httplib::Client c("127.0.0.1", port);
-        for (int k = 0; k < 1000; ++k) {
-            if (auto r = c.Get("/health"); r && r->status == 200) return;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        ADD_FAILURE() << "encore serve did not come up";
-    }
-    ~Serve() {
-        ::kill(pid, SIGTERM);
-        waitpid(pid, nullptr, 0);
+    Serve(const std::string& store, const std::string& sessions, int p = testing::free_port())
+        : testing::ChildProcess({"serve", store, "--port", std::to_string(p), "--sessions", sessions, "--quiet"},
+                                [p] {
+                                    httplib::Client c("127.0.0.1", p);
+                                    auto r = c.Get("/health");
+                                    return r && r->status == 200;
+                                }),
+          port(p) {
+        EXPECT_TRUE(up()) << "encore serve did not come up";
     }
     json get(const std::string& path) const {
         httplib::Client c("127.0.0.1", port);

@@ -1,4 +1,15 @@
 #pragma once
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
 // Helpers shared by the tests: temp directories, the CLI path, the shared datasets.
 #include <cstdlib>
 #include <filesystem>
@@ -93,5 +104,63 @@ inline CommandResult run_cli(const std::string& args) {
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
 }
+
+// A loopback port nobody listens on now (bound to 0 and closed: the kernel's choice). Not a listener
+// left open: cpp-httplib's bind_to_any_port without listen() keeps its socket, which then shares the
+// port through SO_REUSEPORT and takes half the connections.
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    ::close(fd);
+    return ok ? ntohs(addr.sin_port) : -1;
+}
+
+// The encore binary run with args (a server listening on `port`), up once ready() answers; killed
+// with SIGKILL when destroyed unless kill_with() ended it first.
+class ChildProcess {
+public:
+    ChildProcess(const std::vector<std::string>& args, const std::function<bool()>& ready) {
+        // argv is built before fork: the child of a threaded process may only call async-signal-safe
+        // functions before exec (no malloc).
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(ENCORE_CLI));
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        pid_ = fork();
+        if (pid_ == 0) {
+            execv(ENCORE_CLI, argv.data());
+            _exit(127);
+        }
+        for (int k = 0; k < 1000; ++k) {
+            if (ready()) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        up_ = false;
+    }
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+    ~ChildProcess() {
+        if (pid_ > 0) kill_with(SIGKILL);
+    }
+    bool up() const { return up_; }
+    pid_t pid() const { return pid_; }
+    // Sends sig and waits; the wait status.
+    int kill_with(int sig) {
+        ::kill(pid_, sig);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return status;
+    }
+
+private:
+    pid_t pid_ = -1;
+    bool up_ = true;
+};
 
 }  // namespace encore::testing

@@ -49,19 +49,10 @@ Command add_precompute(CLI::App& app) {
     return {cmd, [a] {
                 a->o.verify = !a->no_verify;
                 const auto r = precompute(a->o, a->output, stderr_reporter(a->quiet));
-                if (a->json) {
+                if (a->json)
                     fmt::print("{}\n", r.to_json().dump());
-                } else {
-                    info(a->quiet,
-                         fmt::format("precompute: {} items, {} users, {} models: {} related rows, {} radio lists, "
-                                     "{} recommendation lists in {:.1f}s{} -> {} ({:.1f} MB)",
-                                     r.items, r.users, r.models, r.related_rows, r.radio_lists,
-                                     r.recommendation_lists, r.seconds,
-                                     r.slices_resumed > 0
-                                         ? fmt::format(" ({} of {} slices resumed)", r.slices_resumed, r.slices)
-                                         : "",
-                                     r.path, static_cast<double>(r.bytes) / 1e6));
-                }
+                else
+                    info(a->quiet, r.summary());
                 return 0;
             }};
 }

@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -45,6 +44,7 @@ Command add_serve(CLI::App& app) {
     add_quiet(cmd, a->quiet);
     return {cmd, [a] {
                 a->o.verify = !a->no_verify;
+                a->o.watch = !a->no_watch;
                 // Signals go to one thread that waits for them (blocked everywhere else, before any thread starts).
                 sigset_t set;
                 sigemptyset(&set);
@@ -52,41 +52,30 @@ Command add_serve(CLI::App& app) {
                 pthread_sigmask(SIG_BLOCK, &set, nullptr);
                 Server server(a->o, stderr_reporter(a->quiet));
                 if (!a->quiet) fmt::print(stderr, "encore: listening on http://{}:{}/\n", a->o.host, server.port());
-                std::atomic<bool> done{false};
+                std::atomic<bool> stopping{false};
                 std::thread signals([&] {
                     for (;;) {
                         int sig = 0;
                         if (sigwait(&set, &sig) != 0) continue;
-                        if (sig == SIGHUP) {
-                            server.reload();
-                        } else {
-                            done = true;
+                        if (sig != SIGHUP) {
+                            stopping = true;
                             server.stop();
                             return;
                         }
+                        server.reload();
                     }
                 });
-                std::thread watcher([&] {
-                    while (!done) {
-                        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-                        if (!a->no_watch && !done) server.reload_if_changed();
-                    }
-                });
+                auto end_signals = [&] {
+                    if (!stopping) pthread_kill(signals.native_handle(), SIGTERM);  // wakes its sigwait
+                    signals.join();
+                };
                 try {
                     server.run();
                 } catch (...) {
-                    done = true;
-                    pthread_kill(signals.native_handle(), SIGTERM);
-                    signals.join();
-                    watcher.join();
+                    end_signals();
                     throw;
                 }
-                done = true;
-                if (signals.joinable()) {
-                    pthread_kill(signals.native_handle(), SIGTERM);
-                    signals.join();
-                }
-                watcher.join();
+                end_signals();
                 return 0;
             }};
 }

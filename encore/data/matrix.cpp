@@ -16,14 +16,10 @@ Matrix::Matrix(std::int64_t rows, std::int64_t cols, bool zero) : rows_(rows), c
     std::size_t bytes = static_cast<std::size_t>(rows_ * stride_) * sizeof(float);
     if (bytes == 0) return;
     // Big matrices start on a huge-page boundary so all of them can be backed by huge pages.
-    const std::size_t align = bytes >= 2 * kHugePage ? kHugePage : 64;
-    bytes = (bytes + align - 1) / align * align;
-    void* p = std::aligned_alloc(align, bytes);
-    if (!p) throw std::bad_alloc();
-    advise_huge_pages(p, bytes);
-    if (zero) std::memset(p, 0, bytes);
-    data_ = static_cast<float*>(p);
-    owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    auto block = allocate_large(bytes);
+    if (zero) std::memset(block.get(), 0, bytes);
+    data_ = static_cast<float*>(block.get());
+    owner_ = std::move(block);
 }
 
 Matrix Matrix::view(float* data, std::int64_t rows, std::int64_t cols, std::int64_t stride,

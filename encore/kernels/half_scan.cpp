@@ -85,12 +85,8 @@ HalfRows::HalfRows(const Matrix& T, int threads) : rows_(T.rows()), dim_(T.cols(
     std::size_t bytes = static_cast<std::size_t>(panels * dim_ * kHalfPanel) * sizeof(std::uint16_t);
     if (bytes == 0) return;
     // Scanned from end to end for every query: 2 MB pages where the kernel gives them (fewer TLB misses).
-    const std::size_t align = bytes >= 2 * kHugePage ? kHugePage : 64;
-    bytes = (bytes + align - 1) / align * align;
-    void* p = std::aligned_alloc(align, bytes);
-    if (!p) throw std::bad_alloc();
-    advise_huge_pages(p, bytes);
-    data_ = std::shared_ptr<std::uint16_t>(static_cast<std::uint16_t*>(p), [](std::uint16_t* q) { std::free(q); });
+    auto block = allocate_large(bytes);
+    data_ = std::shared_ptr<std::uint16_t>(block, static_cast<std::uint16_t*>(block.get()));
     bounds_.assign(static_cast<std::size_t>(panels * kHalfPanel), 0.0f);
 
     std::uint16_t* data = data_.get();

@@ -488,7 +488,19 @@ void Server::run() {
                                         impl_->options.host, impl_->port,
                                         impl_->options.threads > 0 ? impl_->options.threads : std::max(16, 4 * resolve_threads(0)),
                                         impl_->radio->log().describe()));
-    if (!impl_->http.listen_after_bind()) fail("the server stopped listening on port {}", impl_->port);
+    std::atomic<bool> done{false};
+    std::thread watcher;
+    if (impl_->options.watch)
+        watcher = std::thread([&] {
+            while (!done) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                if (!done) reload_if_changed();
+            }
+        });
+    const bool listened = impl_->http.listen_after_bind();
+    done = true;
+    if (watcher.joinable()) watcher.join();
+    if (!listened) fail("the server stopped listening on port {}", impl_->port);
 }
 
 void Server::stop() { impl_->http.stop(); }

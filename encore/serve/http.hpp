@@ -27,6 +27,7 @@ struct ServerOptions {
     int max_n = 1000;                   // largest n a request may ask for
     int session_connections = 4;        // PostgreSQL connections
     bool verify = true;                 // live models: check checksums at open
+    bool watch = true;                  // run(): reload when the store file is replaced (checked twice a second)
 };
 
 class Server {
@@ -39,7 +40,8 @@ public:
     Server& operator=(const Server&) = delete;
 
     int port() const;  // the bound port
-    // Serves until stop(); requests run on the pool of `threads`.
+    // Serves until stop(); requests run on the pool of `threads`; with `watch`, a thread reloads the
+    // store when its file is replaced.
     void run();
     // Stops accepting and returns from run() once in-flight requests are answered (any thread).
     void stop();

@@ -422,6 +422,14 @@ nlohmann::json PrecomputeReport::to_json() const {
             {"bytes", bytes}};
 }
 
+std::string PrecomputeReport::summary() const {
+    return fmt::format("precompute: {} items, {} users, {} models: {} related rows, {} radio lists, {} recommendation "
+                       "lists in {:.1f}s{} -> {} ({:.1f} MB)",
+                       items, users, models, related_rows, radio_lists, recommendation_lists, seconds,
+                       slices_resumed > 0 ? fmt::format(" ({} of {} slices resumed)", slices_resumed, slices) : "",
+                       path, static_cast<double>(bytes) / 1e6);
+}
+
 PrecomputeReport precompute(const PrecomputeOptions& o, const std::string& path, Reporter* reporter) {
     check_options(o);
     const auto t0 = std::chrono::steady_clock::now();

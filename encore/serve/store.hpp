@@ -47,6 +47,7 @@ struct PrecomputeReport {
     double seconds = 0;
     std::uint64_t bytes = 0;  // the finished file
     nlohmann::json to_json() const;
+    std::string summary() const;  // one line for a person
 };
 
 // Throws OptionError for bad options, Error for inputs that do not fit together or an unfinished

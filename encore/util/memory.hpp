@@ -5,6 +5,9 @@
 // entries. Huge pages also cut page-fault counts when big buffers are first touched.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 
 #include <sys/mman.h>
 
@@ -23,6 +26,17 @@ inline void advise_huge_pages(void* p, std::size_t bytes) {
     (void)p;
     (void)bytes;
 #endif
+}
+
+// A large buffer of at least `bytes` (rounded up and returned in `bytes`): on a huge-page boundary
+// when it spans two or more, advised for huge pages, freed when the last owner goes. Not zeroed.
+inline std::shared_ptr<void> allocate_large(std::size_t& bytes) {
+    const std::size_t align = bytes >= 2 * kHugePage ? kHugePage : 64;
+    bytes = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, bytes);
+    if (!p) throw std::bad_alloc();
+    advise_huge_pages(p, bytes);
+    return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
 }  // namespace encore
